@@ -10,6 +10,8 @@ from typing import Any
 
 import pydantic
 
+from kerasnets.pydantic_errors import error_message
+
 
 @functools.cache
 def options_schema(fn: Callable[..., Any], skip: tuple[str, ...]) -> type[pydantic.BaseModel]:
@@ -40,7 +42,7 @@ def check_options(
     for key in unknown:
         close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
         hint = f"Did you mean {close[0]!r}?" if close else f"Valid: {', '.join(valid) or 'none'}"
-        problems.append((key, f"unknown option of {fn.__name__!r}. {hint}", options[key]))
+        problems.append((key, f"unknown option of {fn.__name__!r}. {hint}", None))
     known = {k: v for k, v in options.items() if k not in unknown}
     try:
         schema.model_validate(known)
@@ -49,5 +51,6 @@ def check_options(
             if err["type"] == "missing":
                 continue  # required arguments are supplied by the caller, not the recipe
             loc = ".".join(str(p) for p in err["loc"])
-            problems.append((loc, err["msg"].removeprefix("Value error, "), err.get("input")))
+            message, show = error_message(err)
+            problems.append((loc, message, err.get("input") if show else None))
     return problems

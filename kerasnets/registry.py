@@ -12,8 +12,8 @@ T = TypeVar("T")
 class UnknownNameError(KeyError):
     """A name that is not in a registry; carries the closest valid choices."""
 
-    def __init__(self, kind: str, name: object, choices: list[str]) -> None:
-        self.kind, self.name, self.choices = kind, name, choices
+    def __init__(self, kind: str, name: object, choices: list[str], listing: str = "") -> None:
+        self.kind, self.name, self.choices, self.listing = kind, name, choices, listing
         super().__init__(self.message)
 
     @property
@@ -27,6 +27,8 @@ class UnknownNameError(KeyError):
             text += f" Did you mean {self.suggestions[0]!r}?"
         else:
             text += f" Valid: {', '.join(self.choices)}"
+        if self.listing:
+            text += f" (`{self.listing}`)"
         return text
 
     def __str__(self) -> str:
@@ -36,8 +38,8 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """Maps names to objects plus free-form metadata (reference counts, sources...)."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, listing: str = "") -> None:
+        self.kind, self.listing = kind, listing
         self._items: dict[str, T] = {}
         self._meta: dict[str, dict[str, Any]] = {}
 
@@ -60,7 +62,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):
-            raise UnknownNameError(self.kind, name, self.names()) from None
+            raise UnknownNameError(self.kind, name, self.names(), self.listing) from None
 
     def meta(self, name: str) -> dict[str, Any]:
         self.get(name)

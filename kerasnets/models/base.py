@@ -9,7 +9,7 @@ from kerasnets.options import check_options, option_names
 from kerasnets.registry import Registry
 
 Builder = Callable[..., Any]  # (input_shape, num_classes, **options) -> keras.Model
-MODELS: Registry[Builder] = Registry("model")
+MODELS: Registry[Builder] = Registry("model", listing="kerasnets models")
 
 #: Arguments every builder takes and the recipe supplies from the data, not from options.
 COMMON_ARGS = ("input_shape", "num_classes")

@@ -1,0 +1,7 @@
+"""``python -m kerasnets`` -> the command line."""
+
+import sys
+
+from kerasnets.cli import main
+
+sys.exit(main())

@@ -1,0 +1,179 @@
+"""The ``kerasnets`` command line. Heavy libraries are imported inside the commands only,
+so ``kerasnets --help`` and ``kerasnets schema`` start fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_BAD_INPUT = 2
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _load(path: str, overrides: list[str]):
+    from kerasnets.recipe import load_recipe
+
+    return load_recipe(path, overrides)
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    extra = list(args.set or [])
+    if getattr(args, "epochs", None) is not None:
+        extra.append(f"train.epochs={args.epochs}")
+    return extra
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    recipe = _load(args.recipe, _overrides(args))
+    from kerasnets.train.loop import run
+    from kerasnets.tracking import tracking_uri
+
+    console = _console()
+    console.print(f"[bold]kerasnets run[/] {args.recipe}")
+    result = run(recipe, data_dir=args.data_dir, recipe_path=args.recipe, echo=console.print)
+    console.print(f"[bold green]test accuracy {result.test_accuracy:.4f}[/]")
+    if result.run_id:
+        uri = tracking_uri(recipe.tracking.uri)
+        console.print(f"MLflow run [bold]{result.run_id}[/] (experiment {recipe.tracking.experiment!r})")
+        console.print(f"  store: {uri}\n  artifacts: {result.artifact_uri}", soft_wrap=True)
+        console.print("  browse: kerasnets ui   (or: kerasnets runs)")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from kerasnets.errors import RecipeError
+
+    console, failed = _console(), 0
+    for path in args.recipes:
+        try:
+            _load(path, args.set or [])
+            console.print(f"[green]ok[/] {path}")
+        except RecipeError as exc:
+            failed += 1
+            _console(stderr=True).print(exc.render(), markup=False)
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from kerasnets.recipe import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from kerasnets.models import MODELS, model_options
+
+    table = Table("model", "reference params", "reference input", "options", "source")
+    for name in MODELS.names():
+        meta = MODELS.meta(name)
+        params = f"{meta['params']:,}" if meta.get("params") else ""
+        shape = "x".join(map(str, meta.get("input_shape") or ()))
+        table.add_row(name, params, shape, ", ".join(model_options(name)), meta.get("source", ""))
+    _console().print(table)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from kerasnets.runs import runs_table
+
+    _console().print(runs_table(args.limit, args.experiment, args.tracking_uri))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from kerasnets.tracking import STORE_DIR, tracking_uri
+
+    uri = args.tracking_uri or tracking_uri()
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+               "--host", args.host, "--port", str(args.port)]
+    if uri.startswith("sqlite:///"):
+        command += ["--default-artifact-root", (STORE_DIR / "artifacts").resolve().as_uri()]
+    _console().print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C to stop)")
+    return subprocess.call(command)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerasnets", description="Classic CNNs as Keras 3 recipes, tracked in MLflow.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("run", cmd_run, "train and evaluate a recipe, tracked in MLflow")
+    p.add_argument("recipe", help="recipe YAML file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+    p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
+    p.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
+
+    p = add("validate", cmd_validate, "check recipe files without running them")
+    p.add_argument("recipes", nargs="+", metavar="RECIPE")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+
+    add("schema", cmd_schema, "print the recipe JSON Schema")
+    add("models", cmd_models, "list the registered models")
+
+    p = add("runs", cmd_runs, "table of recent runs in the tracking store")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--experiment", help="only this experiment")
+    p.add_argument("--tracking-uri", help="store to read (default: MLFLOW_TRACKING_URI or the local store)")
+
+    p = add("ui", cmd_ui, "open the MLflow UI over the project store")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri", help="store to serve (default: MLFLOW_TRACKING_URI or the local store)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from kerasnets.errors import KerasnetsError, RecipeError, TrainingDiverged
+
+    try:
+        return args.func(args)
+    except RecipeError as exc:
+        if args.debug:
+            raise
+        _console(stderr=True).print(exc.render(), markup=False, style="red")
+        return EXIT_BAD_INPUT
+    except KerasnetsError as exc:
+        if args.debug:
+            raise
+        _console(stderr=True).print(f"error: {exc}", markup=False, style="red")
+        return 1 if isinstance(exc, TrainingDiverged) else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        _console(stderr=True).print("interrupted", style="red")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""The data set registry: each loader returns raw arrays (``RawData``) from local files,
+the Keras cache or, as a last resort, the standard download.
+
+Local folders are searched in order: recipe ``data.dir``, ``--data-dir``, the environment
+variable ``KERASNETS_DATA_DIR`` (layout of ``shared/data``: ``mnist/``, ``fashion-mnist/``,
+``cifar10/cifar-10-batches-py/``), then the Keras cache ``~/.keras/datasets``.
+Set ``KERASNETS_OFFLINE=1`` to never download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from kerasnets.errors import DataError
+from kerasnets.options import check_options
+from kerasnets.registry import Registry
+
+Loader = Callable[..., "RawData"]
+DATASETS: Registry[Loader] = Registry("dataset")
+LOADER_ARGS = ("search", "image_size")
+
+
+@dataclass
+class RawData:
+    """Images as ``(N, H, W, C)`` arrays and integer labels; ``x_test`` may be absent."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    class_names: list[str]
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    source: str = ""
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def check_loader_options(name: str, options: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    return check_options(DATASETS.get(name), options, LOADER_ARGS)
+
+
+def search_dirs(recipe_dir: str | None = None, cli_dir: str | None = None) -> list[Path]:
+    """Where local copies are looked for, in order."""
+    candidates = [recipe_dir, cli_dir, os.environ.get("KERASNETS_DATA_DIR"), keras_cache_dir()]
+    return [Path(c).expanduser() for c in candidates if c]
+
+
+def keras_cache_dir() -> str:
+    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(base, "datasets")
+
+
+def load(name: str, search: list[Path], image_size: tuple[int, int] | None = None, **options: Any) -> RawData:
+    """Load data set ``name`` (raises ``DataError`` with where it looked when missing)."""
+    return DATASETS.get(name)(search, image_size=image_size, **options)
+
+
+def find_dir(search: Sequence[Path], subdirs: Sequence[str], files: Sequence[str]) -> Path | None:
+    """The first ``base/sub`` (or ``base``) holding all ``files``."""
+    for base in search:
+        for sub in (*subdirs, ""):
+            folder = base / sub if sub else base
+            if all((folder / f).is_file() for f in files):
+                return folder
+    return None
+
+
+def _offline() -> bool:
+    return os.environ.get("KERASNETS_OFFLINE", "").lower() not in ("", "0", "false", "no")
+
+
+def _download_or_fail(name: str, search: Sequence[Path], subdirs: Sequence[str], files: Sequence[str],
+                      download: Callable[[], tuple]) -> tuple:
+    looked = [str(b / s) for b in search for s in subdirs] + [str(b) for b in search]
+    hint = (f"Looked for {', '.join(files)} in: {', '.join(looked) or '(no folders)'}. "
+            "Put the files there, or point data.dir, --data-dir or KERASNETS_DATA_DIR at a folder "
+            f"holding them (layout: {subdirs[0]}/).")
+    if _offline():
+        raise DataError(f"data set {name!r} not found locally and KERASNETS_OFFLINE is set. {hint}")
+    try:
+        return download()
+    except Exception as exc:  # network errors come in many types
+        raise DataError(f"data set {name!r} not found locally and the download failed "
+                        f"({exc.__class__.__name__}: {str(exc)[:200]}). {hint}") from None
+
+
+# ----------------------------------------------------------------------------- file formats
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzip-compressed when it ends in ``.gz``) into a uint8 array."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
+    type_code, ndim = raw[2], raw[3]
+    if type_code != 0x08:
+        raise DataError(f"{path}: IDX type 0x{type_code:02x} is not supported (only unsigned bytes)")
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, np.uint8, offset=header)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path}: expected {int(np.prod(shape))} values for shape {shape}, found {data.size}")
+    return data.reshape(shape)
+
+
+def read_cifar_batch(path: Path, label_key: bytes = b"labels") -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR python pickle batch -> ``(N, 32, 32, 3)`` uint8 images and labels."""
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")  # noqa: S301 - the CIFAR format is a pickle
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, np.asarray(batch[label_key], dtype=np.int32)
+
+
+def _read_cifar_meta(folder: Path, meta_file: str, key: bytes) -> list[str]:
+    path = folder / meta_file
+    if not path.is_file():
+        return []
+    with open(path, "rb") as f:
+        meta = pickle.load(f, encoding="bytes")  # noqa: S301
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in meta.get(key, [])]
+
+
+# ----------------------------------------------------------------------------- loaders
+
+_IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_CLASSES = [str(i) for i in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+
+
+def _idx_dataset(name: str, search: Sequence[Path], subdirs: Sequence[str], classes: list[str],
+                 download: Callable[[], tuple]) -> RawData:
+    folder = find_dir(search, subdirs, _IDX_FILES)
+    if folder is not None:
+        x_tr, y_tr, x_te, y_te = (read_idx(folder / f) for f in _IDX_FILES)
+        source = str(folder)
+    else:
+        (x_tr, y_tr), (x_te, y_te) = _download_or_fail(name, search, subdirs, _IDX_FILES, download)
+        source = "keras download"
+    return RawData(x_tr[..., None], y_tr.astype(np.int32), classes, x_te[..., None],
+                   y_te.astype(np.int32), source)
+
+
+@DATASETS.register("mnist", classes=10, shape=(28, 28, 1))
+def mnist(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
+    """MNIST handwritten digits from the original IDX ``.gz`` files (60k train, 10k test)."""
+    import_keras = lambda: __import__("keras").datasets.mnist.load_data()  # noqa: E731
+    return _idx_dataset("mnist", search, ("mnist",), MNIST_CLASSES, import_keras)
+
+
+@DATASETS.register("fashion_mnist", classes=10, shape=(28, 28, 1))
+def fashion_mnist(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
+    """Fashion-MNIST (Zalando) from the original IDX ``.gz`` files (60k train, 10k test)."""
+    import_keras = lambda: __import__("keras").datasets.fashion_mnist.load_data()  # noqa: E731
+    return _idx_dataset("fashion_mnist", search, ("fashion-mnist", "fashion_mnist"), FASHION_CLASSES,
+                        import_keras)
+
+
+_CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+
+@DATASETS.register("cifar10", classes=10, shape=(32, 32, 3))
+def cifar10(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
+    """CIFAR-10 from the python pickle batches (``cifar-10-batches-py``)."""
+    subdirs = ("cifar10/cifar-10-batches-py", "cifar-10-batches-py",
+               "cifar-10-batches-py_extracted/cifar-10-batches-py")
+    folder = find_dir(search, subdirs, _CIFAR10_FILES)
+    if folder is None:
+        download = lambda: __import__("keras").datasets.cifar10.load_data()  # noqa: E731
+        (x_tr, y_tr), (x_te, y_te) = _download_or_fail("cifar10", search, subdirs, _CIFAR10_FILES, download)
+        names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        return RawData(x_tr, y_tr.reshape(-1).astype(np.int32), names, x_te,
+                       y_te.reshape(-1).astype(np.int32), "keras download")
+    parts = [read_cifar_batch(folder / f) for f in _CIFAR10_FILES]
+    x_tr = np.concatenate([p[0] for p in parts[:5]])
+    y_tr = np.concatenate([p[1] for p in parts[:5]])
+    names = _read_cifar_meta(folder, "batches.meta", b"label_names") or [str(i) for i in range(10)]
+    return RawData(x_tr, y_tr, names, parts[5][0], parts[5][1], str(folder))
+
+
+@DATASETS.register("cifar100", classes=100, shape=(32, 32, 3))
+def cifar100(search: list[Path], image_size: tuple[int, int] | None = None,
+             label_mode: Literal["fine", "coarse"] = "fine") -> RawData:
+    """CIFAR-100 from the python pickles (``cifar-100-python/train`` and ``test``)."""
+    subdirs = ("cifar100/cifar-100-python", "cifar-100-python",
+               "cifar-100-python_extracted/cifar-100-python")
+    files = ("train", "test")
+    folder = find_dir(search, subdirs, files)
+    if folder is None:
+        download = lambda: __import__("keras").datasets.cifar100.load_data(label_mode=label_mode)  # noqa: E731
+        (x_tr, y_tr), (x_te, y_te) = _download_or_fail("cifar100", search, subdirs, files, download)
+        count = 100 if label_mode == "fine" else 20
+        return RawData(x_tr, y_tr.reshape(-1).astype(np.int32), [str(i) for i in range(count)], x_te,
+                       y_te.reshape(-1).astype(np.int32), "keras download")
+    key = f"{label_mode}_labels".encode()
+    x_tr, y_tr = read_cifar_batch(folder / "train", key)
+    x_te, y_te = read_cifar_batch(folder / "test", key)
+    names = _read_cifar_meta(folder, "meta", f"{label_mode}_label_names".encode())
+    return RawData(x_tr, y_tr, names or [str(i) for i in range(int(y_tr.max()) + 1)], x_te, y_te, str(folder))
+
+
+@DATASETS.register("digits", classes=10, shape=(8, 8, 1))
+def digits(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images): needs no download."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.clip(bunch.images * 16.0, 0, 255).astype(np.uint8)[..., None]  # 0..16 -> 0..255
+    return RawData(images, bunch.target.astype(np.int32), MNIST_CLASSES, source="scikit-learn")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+@DATASETS.register("folder", classes=None, shape=None)
+def folder(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
+    """Images in ``data.dir``, one sub-folder per class (ImageNet style); ``train/`` and
+    ``test/`` sub-folders, when both exist, give the official split."""
+    from PIL import Image
+
+    root = search[0] if search else None
+    if root is None or not root.is_dir():
+        raise DataError(f"data set 'folder' needs data.dir (or --data-dir) to name a folder, got {root}")
+    split_dirs = {s: root / s for s in ("train", "test") if (root / s).is_dir()}
+    train_root = split_dirs.get("train", root)
+    classes = sorted(p.name for p in train_root.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{train_root}: no class sub-folders found")
+    size = tuple(image_size) if image_size else None
+
+    def read(base: Path) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = [], []
+        for label, name in enumerate(classes):
+            for path in sorted((base / name).glob("*")):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                with Image.open(path) as img:
+                    img = img.convert("RGB")
+                    if size:
+                        img = img.resize((size[1], size[0]), Image.BILINEAR)
+                    images.append(np.asarray(img, dtype=np.uint8))
+                labels.append(label)
+        if not images:
+            raise DataError(f"{base}: no images ({', '.join(IMAGE_SUFFIXES)}) in the class folders")
+        if len({im.shape for im in images}) > 1:
+            raise DataError(f"{base}: images differ in size; set data.image_size to resize them")
+        return np.stack(images), np.asarray(labels, dtype=np.int32)
+
+    x_tr, y_tr = read(train_root)
+    x_te = y_te = None
+    if "test" in split_dirs and "train" in split_dirs:
+        x_te, y_te = read(split_dirs["test"])
+    return RawData(x_tr, y_tr, classes, x_te, y_te, str(root))
+
+
+@DATASETS.register("synthetic", classes=None, shape=None)
+def synthetic(search: list[Path], image_size: tuple[int, int] | None = None, num_samples: int = 1024,
+              num_classes: int = 10, shape: tuple[int, int, int] = (32, 32, 3), seed: int = 0) -> RawData:
+    """Random images for tests and benchmarks: a fixed random pattern per class plus noise,
+    so that a model can learn it."""
+    rng = np.random.default_rng(seed)
+    templates = rng.uniform(0, 255, size=(num_classes, *shape))
+    labels = rng.integers(0, num_classes, size=num_samples).astype(np.int32)
+    noise = rng.normal(0, 48, size=(num_samples, *shape))
+    images = np.clip(0.5 * templates[labels] + 0.5 * 128 + noise, 0, 255).astype(np.uint8)
+    return RawData(images, labels, [f"class_{i}" for i in range(num_classes)], source="synthetic")

@@ -1,0 +1,430 @@
+"""Recipes: YAML files validated by a pydantic schema, merged with fragments and overrides.
+
+``load_recipe(path, overrides)`` reads the file with ``yaml.safe_load``, merges the files it
+``extends`` (earlier first, the recipe itself last), applies ``--set key=value`` overrides
+and validates the result. Every problem is collected and raised as one ``RecipeError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kerasnets.errors import Problem, RecipeError
+from kerasnets.pydantic_errors import problems_from_validation_error
+from kerasnets.registry import UnknownNameError
+from kerasnets.train.components import INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
+
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+def _positive_int_or(word: str):
+    def check(value: Any) -> Any:
+        if value == word:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"expected a positive integer or '{word}'")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _bool_or_auto(value: Any) -> Any:
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise ValueError("expected true, false or 'auto'")
+
+
+BatchSize = Annotated[int | Literal["full"], _positive_int_or("full")]
+StepsPerExecution = Annotated[int | Literal["auto"], _positive_int_or("auto")]
+BoolOrAuto = Annotated[bool | Literal["auto"], BeforeValidator(_bool_or_auto)]
+
+
+def _lookup(registry, name: str) -> str:
+    try:
+        registry.get(name)
+    except UnknownNameError as exc:
+        raise ValueError(exc.message) from None
+    return name
+
+
+class Section(BaseModel):
+    """Base of every recipe section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, validate_default=True)
+
+
+class DataSection(Section):
+    dataset: str = "digits"
+    dir: str | None = Field(None, description="local folder with the files (before --data-dir and KERASNETS_DATA_DIR)")
+    image_size: tuple[PositiveInt, PositiveInt] | None = Field(None, description="[height, width]; native size when null")
+    channels: Literal[1, 3] | None = Field(None, description="convert to 1 (grey) or 3 (RGB) channels")
+    resize: Literal["resize", "pad"] = Field("resize", description="reach image_size by bilinear resize or zero padding")
+    normalize: Literal["standardize", "scale", "none"] = Field(
+        "standardize", description="per-channel mean/std from the training split, [0,1] scaling, or none")
+    validation_split: Fraction = 0.1
+    test_split: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.2, description="held-out share for data sets without an official test split")
+    batch_size: BatchSize = Field(128, description="a positive integer or 'full' (full-batch gradient descent)")
+    limit: PositiveInt | None = Field(None, description="use at most this many training examples")
+    seed: NonNegativeInt = Field(0, description="seed of the train/validation/test split (fixed across train.seed)")
+    options: dict[str, Any] = Field(default_factory=dict, description="options of the data set's loader")
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        from kerasnets.data.datasets import DATASETS
+
+        return _lookup(DATASETS, name)
+
+    @model_validator(mode="after")
+    def _loader_options(self) -> DataSection:
+        from kerasnets.data.datasets import check_loader_options
+
+        _raise_option_problems(check_loader_options(self.dataset, self.options), "options.")
+        return self
+
+
+class ModelSection(Section):
+    """``name`` plus the builder's own options, checked against its signature."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, validate_default=True)
+
+    name: str = "lenet5"
+    num_classes: PositiveInt | None = Field(None, description="defaults to the data set's class count")
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        from kerasnets.models import MODELS
+
+        return _lookup(MODELS, name)
+
+    @model_validator(mode="after")
+    def _builder_options(self) -> ModelSection:
+        from kerasnets.models import check_model_options
+
+        _raise_option_problems(check_model_options(self.name, self.options))
+        return self
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class KernelRegularization(Section):
+    l1: NonNegativeFloat = 0.0
+    l2: NonNegativeFloat = 0.0
+
+
+class EarlyStopping(Section):
+    monitor: str = "val_loss"
+    patience: NonNegativeInt = 5
+    min_delta: NonNegativeFloat = 0.0
+    restore_best_weights: bool = True
+
+
+class RegularizationSection(Section):
+    kernel: KernelRegularization = Field(default_factory=KernelRegularization,
+                                         description="weight penalties; l1 and l2 together = elastic net")
+    dropout: Fraction | None = Field(None, description="the model's dropout rate; builder default when null")
+    label_smoothing: Fraction = 0.0
+    early_stopping: EarlyStopping | None = None
+
+
+class InitSection(Section):
+    kernel: str | None = Field(None, description="initializer of every kernel; builder default when null")
+    leaky_slope: NonNegativeFloat = Field(0.0, description="slope a of He init: variance 2/((1+a^2) fan_in)")
+
+    @field_validator("kernel")
+    @classmethod
+    def _known_initializer(cls, name: str | None) -> str | None:
+        return None if name is None else _lookup(INITIALIZERS, name)
+
+
+class OptimizerSection(Section):
+    name: str = "adam"
+    learning_rate: PositiveFloat = 0.001
+    momentum: Fraction | None = None
+    nesterov: bool | None = None
+    weight_decay: NonNegativeFloat | None = None
+    beta_1: Fraction | None = None
+    beta_2: Fraction | None = None
+    epsilon: PositiveFloat | None = None
+    rho: Fraction | None = None
+    amsgrad: bool | None = None
+    initial_accumulator_value: NonNegativeFloat | None = None
+    clipnorm: PositiveFloat | None = None
+    clipvalue: PositiveFloat | None = None
+    global_clipnorm: PositiveFloat | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        return _lookup(OPTIMIZERS, name)
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> OptimizerSection:
+        _raise_unused(self, OPTIMIZERS.meta(self.name)["options"], "optimizer", ("name", "learning_rate"))
+        return self
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {k: v for k, v in self if v is not None and k not in ("name", "learning_rate")}
+
+
+class ScheduleSection(Section):
+    name: str = "constant"
+    warmup_epochs: NonNegativeInt | None = None
+    step_size: PositiveInt | None = None
+    factor: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    alpha: Fraction | None = None
+    patience: NonNegativeInt | None = None
+    monitor: str | None = None
+    min_lr: NonNegativeFloat | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known_schedule(cls, name: str) -> str:
+        return _lookup(SCHEDULES, name)
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> ScheduleSection:
+        _raise_unused(self, SCHEDULES.meta(self.name)["options"], "schedule", ("name",))
+        return self
+
+
+class TrainSection(Section):
+    epochs: PositiveInt = 10
+    seed: NonNegativeInt | None = 0
+    deterministic: bool = Field(False, description="deterministic TensorFlow ops (slower)")
+    loss: str = "cross_entropy"
+    jit_compile: BoolOrAuto = Field("auto", description="XLA; auto = on for GPU, off on CPU")
+    steps_per_execution: StepsPerExecution = Field("auto", description="auto = 16 on CPU, 32 on GPU")
+    mixed_precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "auto", description="auto = mixed_bfloat16 on GPU, float32 on CPU")
+    verbose: Literal[0, 1, 2] | None = Field(None, description="Keras fit verbosity; auto when null")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        return _lookup(LOSSES, name)
+
+
+class TrackingSection(Section):
+    enabled: bool = True
+    uri: str | None = Field(None, description="MLflow tracking URI; else MLFLOW_TRACKING_URI, else the local store")
+    experiment: str = "kerasnets"
+    run_name: str | None = None
+    log_model: bool = Field(True, description="log the trained model as an MLflow model")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Recipe(Section):
+    """A whole experiment: data, model, augmentation, regularisation, init, optimiser, schedule,
+    training and tracking."""
+
+    description: str = ""
+    data: DataSection = Field(default_factory=DataSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    augment: list[dict[str, dict[str, Any] | None]] = Field(
+        default_factory=list, description="albumentations transforms by class name with arguments")
+    regularization: RegularizationSection = Field(default_factory=RegularizationSection)
+    init: InitSection = Field(default_factory=InitSection)
+    optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    tracking: TrackingSection = Field(default_factory=TrackingSection)
+
+    @field_validator("augment")
+    @classmethod
+    def _known_transforms(cls, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if steps:
+            from kerasnets.data.augment import check_transforms
+
+            _raise_option_problems(check_transforms(steps), prefix="")
+        return steps
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        if self.optimizer.name == "gd" and self.data.batch_size != "full":
+            raise ValueError("optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'")
+        return self
+
+    def flatten(self) -> dict[str, str]:
+        """Dotted keys -> string values: the MLflow params of a run."""
+        return flatten(self.model_dump(mode="json"))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+class _OptionProblems(ValueError):
+    """Raised inside validators to carry several keyed problems at once."""
+
+    def __init__(self, problems: list[tuple[str, str, Any]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {m}" for k, m, _ in problems))
+
+
+def _raise_option_problems(problems: list[tuple[str, str, Any]], prefix: str = "") -> None:
+    if problems:
+        raise _OptionProblems([(prefix + key, msg, value) for key, msg, value in problems])
+
+
+def _raise_unused(section: BaseModel, allowed: tuple[str, ...], kind: str, always: tuple[str, ...]) -> None:
+    name = getattr(section, "name")
+    problems = [
+        (key, f"not an option of {kind} {name!r}. Valid: {', '.join(allowed) or 'none'}", None)
+        for key, value in section
+        if value is not None and key not in allowed and key not in always
+    ]
+    _raise_option_problems(problems)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": "1"}``; lists become JSON text."""
+    if isinstance(tree, dict) and tree:
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    text = json.dumps(tree) if isinstance(tree, list | dict) else str(tree)
+    return {prefix.rstrip("."): text}
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into a copy of ``base``; mappings merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping with ``yaml.safe_load``; problems become a ``RecipeError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(str(path), [Problem("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(str(path), [Problem("", f"cannot read the file ({exc.__class__.__name__})")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(str(path), [Problem("", f"invalid YAML{where}: {what}")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(str(path), [Problem("", "expected a mapping of sections", data, True)])
+    return data
+
+
+def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's mapping merged over the fragments it ``extends`` (paths relative to it)."""
+    path = path.resolve() if path.is_absolute() else path
+    if path.resolve() in [p.resolve() for p in _chain]:
+        cycle = " -> ".join(str(p) for p in (*_chain, path))
+        raise RecipeError(str(path), [Problem("extends", f"circular extends: {cycle}")])
+    data = read_yaml(path)
+    extends = data.pop("extends", [])
+    if isinstance(extends, str):
+        extends = [extends]
+    if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
+        raise RecipeError(str(path), [Problem("extends", "expected a file path or a list of them", extends, True)])
+    merged: dict[str, Any] = {}
+    for fragment in extends:
+        fragment_path = path.parent / fragment
+        if not fragment_path.is_file():
+            raise RecipeError(str(path), [Problem("extends", f"fragment file not found: {fragment_path}")])
+        merged = deep_merge(merged, resolve_extends(fragment_path, (*_chain, path)))
+    return deep_merge(merged, data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optimizer.learning_rate=0.05"`` -> ``(["optimizer", "learning_rate"], 0.05)``."""
+    key, sep, raw = text.partition("=")
+    keys = key.strip().split(".")
+    if not sep or not all(k.strip() for k in keys):
+        raise ValueError(f"expected KEY=VALUE with a dotted key, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str):  # YAML 1.1 reads "1e-3" as text
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return [k.strip() for k in keys], value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> tuple[dict[str, Any], list[Problem]]:
+    """Apply ``--set`` overrides; malformed ones are returned as problems."""
+    data = copy.deepcopy(data)
+    problems: list[Problem] = []
+    for text in overrides:
+        try:
+            keys, value = parse_override(text)
+        except ValueError as exc:
+            problems.append(Problem("--set", str(exc)))
+            continue
+        node = data
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = value
+    return data, problems
+
+
+def validate(data: dict[str, Any], file: str, extra_problems: list[Problem] | None = None) -> Recipe:
+    """Validate a merged recipe mapping; raise one ``RecipeError`` listing every problem."""
+    problems = list(extra_problems or [])
+    recipe = None
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation_error(exc, Recipe))
+    if problems:
+        raise RecipeError(file, problems)
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, merge (``extends``), override (``--set``) and validate a recipe file."""
+    path = Path(path)
+    data = resolve_extends(path)
+    data, problems = apply_overrides(data, overrides or [])
+    return validate(data, str(path), problems)
+
+
+def json_schema() -> dict[str, Any]:
+    """The recipe's JSON Schema (``kerasnets schema``)."""
+    return Recipe.model_json_schema()

@@ -1,0 +1,290 @@
+"""``run(recipe)``: the one place that builds, compiles, fits and evaluates."""
+
+from __future__ import annotations
+
+import io
+import sys
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from kerasnets import __version__
+from kerasnets.data.pipeline import Splits, load_splits, make_dataset
+from kerasnets.errors import TrainingDiverged
+from kerasnets.models import build
+from kerasnets.recipe import Recipe
+from kerasnets.tracking import Tracker, check_store, git_commit, package_versions, sigterm_as_interrupt, tracking_uri
+from kerasnets.train.callbacks import EpochTimer, MlflowMetrics, current_learning_rate
+from kerasnets.train.components import LOSSES
+from kerasnets.train.optimizers import make_optimizer
+from kerasnets.train.regularizers import apply_kernel_policy, make_initializer, make_regularizer
+from kerasnets.train.runtime import Runtime, apply_runtime, resolve_runtime
+from kerasnets.train.schedules import schedule_callback
+
+AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2014)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: figures, the trained (inference) model and where it is logged."""
+
+    test_loss: float
+    test_accuracy: float
+    history: dict[str, list[float]]
+    params: int
+    seconds_per_epoch: float
+    images_per_second: float
+    model: Any = field(repr=False)
+    run_id: str | None = None
+    artifact_uri: str | None = None
+    experiment_id: str | None = None
+
+
+class _NoTracker:
+    """Stands in for ``Tracker`` when tracking is disabled."""
+
+    run_id = artifact_uri = experiment_id = uri = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop at the first non-finite loss and remember the epoch (TerminateOnNaN semantics)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.epoch = epoch + 1
+            self.model.stop_training = True
+
+
+class AliasMainOutput(keras.callbacks.Callback):
+    """With auxiliary outputs, expose the main output's metrics as plain ``accuracy`` etc."""
+
+    def __init__(self, main: str) -> None:
+        super().__init__()
+        self.main = main
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            key = f"{prefix}{self.main}_accuracy"
+            if key in logs:
+                logs[f"{prefix}accuracy"] = logs[key]
+
+
+def build_model(recipe: Recipe, input_shape: tuple[int, ...], num_classes: int, seed: int | None = None):
+    """The recipe's model with its regularisation and initialisation applied (uncompiled)."""
+    options = recipe.model.options
+    if recipe.regularization.dropout is not None:
+        options["dropout"] = recipe.regularization.dropout
+    model = build(recipe.model.name, input_shape, recipe.model.num_classes or num_classes, **options)
+    kernel = recipe.regularization.kernel
+    init = recipe.init
+    apply_kernel_policy(
+        model,
+        regularizer=make_regularizer(kernel.l1, kernel.l2),
+        initializer=make_initializer(init.kernel, init.leaky_slope, seed) if init.kernel else None,
+    )
+    return model
+
+
+def make_loss(recipe: Recipe) -> tuple[keras.losses.Loss, bool]:
+    """The loss and whether labels must be one-hot."""
+    name, smoothing = recipe.train.loss, recipe.regularization.label_smoothing
+    one_hot = LOSSES.get(name) or (name == "cross_entropy" and smoothing > 0)
+    if name == "mse":
+        return keras.losses.MeanSquaredError(), True
+    if one_hot:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing), True
+    return keras.losses.SparseCategoricalCrossentropy(), False
+
+
+def compile_model(model: keras.Model, recipe: Recipe, runtime: Runtime, steps_per_epoch: int) -> tuple[bool, int]:
+    """Compile with the recipe's optimiser and loss; returns (one_hot, number of outputs)."""
+    loss, one_hot = make_loss(recipe)
+    outputs = len(model.outputs)
+    spe = max(1, min(runtime.steps_per_execution, steps_per_epoch))
+    if outputs == 1:
+        losses, weights, metrics = loss, None, ["accuracy"]
+    else:
+        names = [t._keras_history.operation.name for t in model.outputs]
+        losses = [loss] * outputs
+        weights = [1.0 if i == 0 else AUX_LOSS_WEIGHT for i in range(outputs)]
+        metrics = [["accuracy"]] + [[] for _ in names[1:]]
+    model.compile(optimizer=make_optimizer(recipe.optimizer), loss=losses, loss_weights=weights,
+                  metrics=metrics, jit_compile=runtime.jit_compile, steps_per_execution=spe)
+    return one_hot, outputs
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The main output only (auxiliary heads are for training)."""
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)
+
+
+def model_summary_text(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=110)
+    return "\n".join(lines)
+
+
+def _throughput(seconds: list[float], images: int) -> tuple[float, float]:
+    steady = seconds[1:] if len(seconds) > 1 else seconds
+    per_epoch = float(np.mean(steady)) if steady else 0.0
+    return per_epoch, (images / per_epoch if per_epoch else 0.0)
+
+
+def _batch_size(recipe: Recipe, n_train: int) -> int:
+    size = recipe.data.batch_size
+    return n_train if size == "full" else int(size)
+
+
+def _resolved(recipe: Recipe, runtime: Runtime) -> Recipe:
+    """The recipe with the ``auto`` knobs replaced by what actually runs."""
+    train = recipe.train.model_copy(update={
+        "jit_compile": runtime.jit_compile,
+        "steps_per_execution": runtime.steps_per_execution,
+        "mixed_precision": runtime.mixed_precision,
+    })
+    return recipe.model_copy(update={"train": train})
+
+
+def run(
+    recipe: Recipe,
+    *,
+    data_dir: str | Path | None = None,
+    recipe_path: str | None = None,
+    echo: Callable[[str], None] = print,
+    splits: Splits | None = None,
+) -> RunResult:
+    """Train and evaluate ``recipe``; track it in MLflow unless ``tracking.enabled`` is false.
+
+    Data are loaded (and may fail) before any MLflow run exists; once the run is open, any
+    failure ends it FAILED, Ctrl-C or SIGTERM ends it KILLED.
+    """
+    runtime = resolve_runtime(recipe.train)
+    recipe = _resolved(recipe, runtime)
+    apply_runtime(recipe.train, runtime)
+    splits = splits or load_splits(recipe.data, data_dir)
+    uri = tracking_uri(recipe.tracking.uri)
+    if recipe.tracking.enabled:
+        check_store(uri)
+    tags = {"kerasnets.version": __version__, "recipe": recipe_path or "(in memory)",
+            "model": recipe.model.name, "dataset": recipe.data.dataset, **recipe.tracking.tags}
+    commit = git_commit()
+    if commit:
+        tags["git.commit"] = commit
+    tracker_context = (Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags)
+                       if recipe.tracking.enabled else _NoTracker())
+    with sigterm_as_interrupt(), tracker_context as tracker:
+        return _train(recipe, splits, runtime, tracker, echo)
+
+
+def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo) -> RunResult:
+    n_train = len(splits.y_train)
+    batch_size = _batch_size(recipe, n_train)
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    tracker.log_params({**recipe.flatten(), "resolved.batch_size": str(batch_size),
+                        "resolved.device": runtime.device, "data.source": splits.source,
+                        **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
+                        "data.input_shape": str(list(splits.input_shape))})
+    tracker.log_text(recipe.to_yaml(), "recipe.yaml")
+
+    model = build_model(recipe, splits.input_shape, splits.num_classes, recipe.train.seed)
+    one_hot, outputs = compile_model(model, recipe, runtime, steps_per_epoch)
+    params = int(model.count_params())
+    tracker.log_text(model_summary_text(model), "model_summary.txt")
+    echo(f"{recipe.model.name}: {params:,} parameters; {recipe.data.dataset} "
+         f"{splits.sizes()} at {splits.input_shape}; {runtime.device}, batch {batch_size}")
+
+    def dataset(x, y, shuffle, n_out=outputs):
+        return make_dataset(x, y, batch_size, shuffle=shuffle, seed=recipe.train.seed,
+                            num_classes=splits.num_classes, one_hot=one_hot, outputs=n_out)
+
+    train_ds = dataset(splits.x_train, splits.y_train, True)
+    val_ds = dataset(splits.x_val, splits.y_val, False) if splits.y_val is not None else None
+    timer, nan_guard = EpochTimer(), StopOnNaN()
+    callbacks: list[keras.callbacks.Callback] = [timer, nan_guard]
+    if outputs > 1:
+        callbacks.insert(0, AliasMainOutput(model.outputs[0]._keras_history.operation.name))
+    callbacks.append(schedule_callback(recipe.schedule, recipe.optimizer.learning_rate, recipe.train.epochs))
+    stopping = recipe.regularization.early_stopping
+    if stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
+            restore_best_weights=stopping.restore_best_weights,
+            mode="max" if "acc" in stopping.monitor else "min"))
+    if tracker.run_id:
+        callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
+    verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=recipe.train.epochs, shuffle=False,
+                    callbacks=callbacks, verbose=verbose)
+    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    if nan_guard.epoch is not None:
+        raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {nan_guard.epoch}")
+
+    net = inference_model(model)
+    if net is not model:
+        net.compile(loss=make_loss(recipe)[0], metrics=["accuracy"])
+    test_ds = dataset(splits.x_test, splits.y_test, False, n_out=1)
+    test_loss, test_accuracy = (float(v) for v in net.evaluate(test_ds, verbose=0)[:2])
+    predictions = np.argmax(net.predict(test_ds, verbose=0), axis=-1)
+    seconds_per_epoch, images_per_second = _throughput(timer.seconds, n_train)
+    tracker.log_metrics({"test_loss": test_loss, "test_accuracy": test_accuracy, "params": params,
+                         "seconds_per_epoch": seconds_per_epoch, "images_per_second": images_per_second,
+                         "epochs_completed": len(timer.seconds)})
+    _log_artifacts(tracker, recipe, net, history, splits, predictions)
+    echo(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}; "
+         f"{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
+    return RunResult(test_loss, test_accuracy, history, params, seconds_per_epoch, images_per_second,
+                     net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id)
+
+
+def _log_artifacts(tracker, recipe: Recipe, model, history, splits: Splits, predictions) -> None:
+    if not tracker.run_id:
+        return
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from kerasnets.plots import confusion_matrix_figure, learning_curves
+
+    tracker.log_text(json.dumps(package_versions(), indent=2), "versions.json")
+    tracker.log_text(json.dumps({"class_names": splits.class_names, "mean": splits.mean, "std": splits.std},
+                                indent=2), "data.json")
+    for figure, name in ((learning_curves(history), "learning_curves.png"),
+                         (confusion_matrix_figure(splits.y_test, predictions, splits.class_names),
+                          "confusion_matrix.png")):
+        tracker.log_figure(figure, name)
+        plt.close(figure)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        tracker.log_file(path)
+    if recipe.tracking.log_model:
+        tracker.log_keras_model(model)
+    buffer = io.StringIO()
+    for key, values in history.items():
+        buffer.write(",".join([key, *(f"{v:.6g}" for v in values)]) + "\n")
+    tracker.log_text(buffer.getvalue(), "history.csv")

@@ -1,0 +1,82 @@
+"""Recipe loading: every shipped recipe validates, extends/overrides merge as documented."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import RECIPES
+
+from kerasnets.recipe import Recipe, flatten, load_recipe, parse_override
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
+def test_every_shipped_recipe_validates(path):
+    assert isinstance(load_recipe(path), Recipe)
+
+
+def test_defaults_are_the_embedded_digits_lenet5():
+    recipe = Recipe()
+    assert (recipe.data.dataset, recipe.model.name, recipe.optimizer.name) == ("digits", "lenet5", "adam")
+
+
+def test_extends_merges_fragments_in_order_and_the_recipe_wins(write_recipe):
+    write_recipe("optimizer: {name: sgd, learning_rate: 0.1, momentum: 0.9}\n", "fragments/a.yaml")
+    write_recipe("optimizer: {nesterov: true, learning_rate: 0.2}\ntrain: {epochs: 3}\n", "fragments/b.yaml")
+    path = write_recipe("extends: [fragments/a.yaml, fragments/b.yaml]\ntrain: {epochs: 7}\n")
+    recipe = load_recipe(path)
+    assert recipe.optimizer.name == "sgd"
+    assert recipe.optimizer.momentum == 0.9  # from a, kept by the deep merge
+    assert recipe.optimizer.learning_rate == 0.2  # b overrides a
+    assert recipe.optimizer.nesterov is True
+    assert recipe.train.epochs == 7  # the recipe overrides its fragments
+
+
+def test_shipped_fragment_is_usable(write_recipe):
+    from conftest import ROOT
+
+    fragment = ROOT / "recipes" / "fragments" / "optim" / "sgd_nesterov.yaml"
+    path = write_recipe(f"extends: {fragment}\n")
+    recipe = load_recipe(path)
+    assert (recipe.optimizer.name, recipe.optimizer.nesterov) == ("sgd", True)
+
+
+def test_overrides_win_and_are_typed_by_the_schema(write_recipe):
+    path = write_recipe("optimizer: {name: sgd, learning_rate: 0.1}\n")
+    recipe = load_recipe(path, ["optimizer.learning_rate=0.05", "train.epochs=3", "optimizer.nesterov=true",
+                                "data.image_size=[16, 16]", "tracking.experiment=123"])
+    assert recipe.optimizer.learning_rate == 0.05
+    assert recipe.train.epochs == 3
+    assert recipe.optimizer.nesterov is True
+    assert recipe.data.image_size == (16, 16)
+    assert recipe.tracking.experiment == "123"  # a string field keeps a numeric-looking value as text
+
+
+def test_model_options_are_kept_and_passed_through(write_recipe):
+    path = write_recipe("model: {name: lenet5, activation: relu, pooling: max}\n")
+    assert load_recipe(path).model.options == {"activation": "relu", "pooling": "max"}
+
+
+def test_flatten_gives_dotted_params():
+    flat = flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"})
+    assert flat == {"a.b": "1", "a.c.d": "[1, 2]", "e": "x"}
+    params = Recipe().flatten()
+    assert params["optimizer.learning_rate"] == "0.001"
+    assert params["model.name"] == "lenet5"
+
+
+def test_parse_override_keeps_strings_and_parses_numbers():
+    assert parse_override("model.name=resnet18") == (["model", "name"], "resnet18")
+    assert parse_override("a.b=1e-3") == (["a", "b"], 1e-3)
+
+
+def test_resolved_recipe_round_trips_through_yaml(write_recipe):
+    recipe = load_recipe(RECIPES[0])
+    again = write_recipe(recipe.to_yaml(), "again.yaml")
+    assert load_recipe(again) == recipe
+
+
+def test_json_schema_lists_every_section():
+    from kerasnets.recipe import json_schema
+
+    schema = json_schema()
+    assert {"data", "model", "augment", "regularization", "init", "optimizer", "schedule", "train",
+            "tracking"} <= set(schema["properties"])
