@@ -57,7 +57,7 @@ class MlflowMetrics(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
-        lr = current_learning_rate(self.model)
+        lr = None if "learning_rate" in metrics else current_learning_rate(self.model)
         if lr is not None:
             metrics["learning_rate"] = lr
         try:

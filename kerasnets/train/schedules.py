@@ -11,10 +11,11 @@ EpochSchedule = Callable[[int], float]  # epoch (0-based) -> learning rate
 
 
 def _with_warmup(schedule: EpochSchedule, base_lr: float, warmup: int) -> EpochSchedule:
-    """Linear warm-up from base_lr/warmup to base_lr over the first ``warmup`` epochs."""
+    """Linear warm-up: epoch ``e < warmup`` runs at ``base_lr * (e + 1) / (warmup + 1)``, then
+    the schedule starts from its own epoch 0."""
     if not warmup:
         return schedule
-    return lambda epoch: base_lr * (epoch + 1) / warmup if epoch < warmup else schedule(epoch - warmup)
+    return lambda epoch: base_lr * (epoch + 1) / (warmup + 1) if epoch < warmup else schedule(epoch - warmup)
 
 
 def epoch_schedule(section, base_lr: float, epochs: int) -> EpochSchedule | None:
