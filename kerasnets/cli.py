@@ -13,6 +13,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_BAD_INPUT = 2
+LIGHT_COMMANDS = {"schema", "ui", "runs"}  # never touch TensorFlow
 
 
 def _console(stderr: bool = False):
@@ -64,7 +65,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             console.print(f"[green]ok[/] {path}")
         except RecipeError as exc:
             failed += 1
-            _console(stderr=True).print(exc.render(), markup=False)
+            _console(stderr=True).print(exc.render(), markup=False, soft_wrap=True)
     return EXIT_BAD_INPUT if failed else 0
 
 
@@ -156,17 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kerasnets.errors import KerasnetsError, RecipeError, TrainingDiverged
 
+    if args.command not in LIGHT_COMMANDS:
+        from kerasnets.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+
     try:
         return args.func(args)
     except RecipeError as exc:
         if args.debug:
             raise
-        _console(stderr=True).print(exc.render(), markup=False, style="red")
+        _console(stderr=True).print(exc.render(), markup=False, style="red", soft_wrap=True)
         return EXIT_BAD_INPUT
     except KerasnetsError as exc:
         if args.debug:
             raise
-        _console(stderr=True).print(f"error: {exc}", markup=False, style="red")
+        _console(stderr=True).print(f"error: {exc}", markup=False, style="red", soft_wrap=True)
         return 1 if isinstance(exc, TrainingDiverged) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         if args.debug:

@@ -32,8 +32,9 @@ def recent_runs(limit: int = 20, experiment: str | None = None, uri: str | None 
 def runs_table(limit: int = 20, experiment: str | None = None, uri: str | None = None):
     from rich.table import Table
 
-    table = Table("run id", "name", "experiment", "model", "dataset", "test acc", "duration", "status",
-                  "started", title="recent runs")
+    table = Table(title="recent runs")
+    for column in ("run id", "name", "experiment", "model", "dataset", "test acc", "duration", "status", "started"):
+        table.add_column(column, no_wrap=column in ("run id", "status", "test acc"))
     for run, exp_name in recent_runs(limit, experiment, uri):
         info, data = run.info, run.data
         accuracy = data.metrics.get("test_accuracy")

@@ -1,0 +1,130 @@
+"""MLflow tracking: an end-to-end run checked through MlflowClient, honest end states, a
+callback that survives deepcopy and never kills training."""
+
+from __future__ import annotations
+
+import copy
+
+import mlflow
+import numpy as np
+import pytest
+from conftest import ROOT, tiny_recipe
+
+from kerasnets.cli import main
+from kerasnets.recipe import validate
+from kerasnets.train import loop
+from kerasnets.train.callbacks import MlflowMetrics
+
+
+def client(uri: str) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(uri)
+
+
+def runs_of(uri: str, experiment: str):
+    exp = client(uri).get_experiment_by_name(experiment)
+    return [] if exp is None else client(uri).search_runs([exp.experiment_id])
+
+
+def test_end_to_end_digits_run_logs_params_metrics_and_artifacts(tracking, capsys):
+    code = main(["run", str(ROOT / "recipes" / "digits_lenet5.yaml"), "--epochs", "2",
+                 "--set", "tracking.experiment=e2e", "--set", "train.verbose=0"])
+    assert code == 0
+    (run,) = runs_of(tracking, "e2e")
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["model.name"] == "lenet5" and params["data.dataset"] == "digits"
+    assert params["train.epochs"] == "2" and params["optimizer.name"] == "adam"
+    assert params["train.jit_compile"] == "False"  # the resolved value, not 'auto'
+    metrics = run.data.metrics
+    for key in ("test_loss", "test_accuracy", "params", "seconds_per_epoch", "images_per_second"):
+        assert key in metrics
+    assert metrics["params"] == 61_706
+    assert metrics["test_accuracy"] > 0.5
+    c = client(tracking)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        assert [m.step for m in c.get_metric_history(run.info.run_id, key)] == [1, 2], key
+    artifacts = {a.path for a in c.list_artifacts(run.info.run_id)}
+    assert {"recipe.yaml", "model_summary.txt", "learning_curves.png", "confusion_matrix.png", "model.keras",
+            "versions.json", "history.csv"} <= artifacts
+    logged = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id],
+                                         filter_string=f"source_run_id='{run.info.run_id}'", output_format="list")
+    assert len(logged) == 1
+    tags = run.data.tags
+    assert tags["recipe"].endswith("digits_lenet5.yaml") and tags["kerasnets.version"]
+    recipe_text = c.download_artifacts(run.info.run_id, "recipe.yaml")
+    assert "epochs: 2" in open(recipe_text).read()
+    out = capsys.readouterr().out
+    assert run.info.run_id in out and "test accuracy" in out
+
+
+def test_saved_model_loads_safely(tracking):
+    import keras
+
+    recipe = validate(tiny_recipe(tracking={"enabled": True, "experiment": "saved", "log_model": False}), "t")
+    result = loop.run(recipe, echo=lambda _: None)
+    path = client(tracking).download_artifacts(result.run_id, "model.keras")
+    model = keras.saving.load_model(path, safe_mode=True)
+    x = np.zeros((2, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("error, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_a_failure_after_the_run_opened_ends_it_honestly(tracking, monkeypatch, error, status):
+    def explode(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(loop, "_log_artifacts", explode)
+    experiment = f"states-{status}"
+    recipe = validate(tiny_recipe(tracking={"enabled": True, "experiment": experiment}), "t")
+    with pytest.raises(type(error)):
+        loop.run(recipe, echo=lambda _: None)
+    (run,) = runs_of(tracking, experiment)
+    assert run.info.status == status
+    if status == "FAILED":
+        assert run.data.tags["failure"] == "RuntimeError: boom"
+
+
+def test_missing_data_creates_no_run(tracking, tmp_path):
+    from kerasnets.errors import DataError
+
+    recipe = validate({**tiny_recipe(tracking={"enabled": True, "experiment": "nodata"}),
+                       "data": {"dataset": "cifar100", "dir": str(tmp_path)}}, "t")
+    with pytest.raises(DataError):
+        loop.run(recipe, echo=lambda _: None)
+    assert runs_of(tracking, "nodata") == []
+
+
+def test_callback_survives_deepcopy_and_logs(tracking):
+    import keras
+
+    c = client(tracking)
+    exp = c.get_experiment_by_name("copy") or c.create_experiment("copy")
+    exp_id = exp.experiment_id if hasattr(exp, "experiment_id") else exp
+    run = c.create_run(exp_id)
+    callback = copy.deepcopy(MlflowMetrics(tracking, run.info.run_id))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.25), loss="mse")
+    callback.set_model(model)
+    callback.on_epoch_end(0, {"loss": 1.5})
+    history = c.get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.5)]
+    assert c.get_metric_history(run.info.run_id, "learning_rate")[0].value == pytest.approx(0.25)
+
+
+def test_logging_trouble_never_kills_training(tmp_path, caplog):
+    import keras
+
+    callback = MlflowMetrics(f"sqlite:///{tmp_path}/missing/dir/x.db", "no-such-run")
+    callback.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    callback.on_epoch_end(0, {"loss": 1.0})  # must not raise
+    assert "could not log epoch 1 metrics" in caplog.text
+
+
+def test_unwritable_store_is_a_clear_error_before_training(tmp_path):
+    from kerasnets.errors import KerasnetsError
+    from kerasnets.tracking import check_store
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(KerasnetsError, match="is not writable"):
+        check_store(f"sqlite:///{blocker}/mlflow.db")
