@@ -123,17 +123,19 @@ def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int | None,
                  num_classes: int, one_hot: bool, outputs: int = 1):
-    """A tf.data pipeline that shuffles indices and gathers whole batches at once (as Keras
-    does for arrays), so no per-example Python or graph work is spent."""
+    """A tf.data pipeline that shuffles indices and gathers whole batches at once, as Keras
+    does for arrays: no per-example work, and the arrays travel as a dataset element rather
+    than as graph constants (which tf.data's default graph rewrites would copy every epoch)."""
     import tensorflow as tf
 
-    images, labels = tf.constant(x), tf.constant(y)
-    ds = tf.data.Dataset.range(len(y))
+    indices = tf.data.Dataset.range(len(y))
     if shuffle:
-        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+        indices = indices.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    arrays = tf.data.Dataset.from_tensors((tf.convert_to_tensor(x), tf.convert_to_tensor(y))).repeat()
+    ds = tf.data.Dataset.zip((indices.batch(batch_size), arrays))
 
-    def gather(index):
+    def gather(index, data):
+        images, labels = data
         target = tf.gather(labels, index)
         if one_hot:
             target = tf.one_hot(target, num_classes)
@@ -141,4 +143,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
             target = tuple([target] * outputs)
         return tf.gather(images, index), target
 
-    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).with_options(options)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -45,6 +45,7 @@ class RunResult:
     run_id: str | None = None
     artifact_uri: str | None = None
     experiment_id: str | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
 
 
 class _NoTracker:
@@ -258,7 +259,7 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo) -> R
     echo(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}; "
          f"{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
     return RunResult(test_loss, test_accuracy, history, params, seconds_per_epoch, images_per_second,
-                     net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id)
+                     net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id, list(timer.seconds))
 
 
 def _log_artifacts(tracker, recipe: Recipe, model, history, splits: Splits, predictions) -> None:
