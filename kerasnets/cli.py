@@ -55,6 +55,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    recipe = _load(args.recipe, list(args.set or []))
+    import matplotlib.pyplot as plt
+
+    from kerasnets.data.pipeline import load_splits
+    from kerasnets.preview import preview_figure
+    from kerasnets.train.loop import make_augmenter, preview_batch
+
+    splits = load_splits(recipe.data, args.data_dir)
+    images, targets = preview_batch(recipe, splits, args.count, make_augmenter(recipe, splits))
+    figure = preview_figure(images, targets, splits.class_names, splits.mean, splits.std, args.recipe)
+    figure.savefig(args.out, dpi=120)
+    plt.close(figure)
+    _console().print(f"wrote {args.out}: {len(images)} training samples as the model sees them")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from kerasnets.errors import RecipeError
 
@@ -133,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
     p.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
+
+    p = add("preview", cmd_preview, "write a PNG grid of augmented training samples, without training")
+    p.add_argument("recipe", help="recipe YAML file")
+    p.add_argument("--out", default="preview.png", help="PNG file to write (default preview.png)")
+    p.add_argument("--count", type=int, default=32, help="number of samples (default 32)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+    p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
 
     p = add("validate", cmd_validate, "check recipe files without running them")
     p.add_argument("recipes", nargs="+", metavar="RECIPE")

@@ -211,6 +211,13 @@ class ScheduleSection(Section):
         return self
 
 
+class EvalSection(Section):
+    tta: Literal["none", "hflip", "ten_crop"] = Field(
+        "none", description="test-time augmentation logged as test_accuracy_tta: flip average or 10-crop")
+    crop_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.875, description="ten_crop: side of each crop as a fraction of the image (resized back)")
+
+
 class TrainSection(Section):
     epochs: PositiveInt = 10
     seed: NonNegativeInt | None = 0
@@ -246,11 +253,14 @@ class Recipe(Section):
     model: ModelSection = Field(default_factory=ModelSection)
     augment: list[dict[str, dict[str, Any] | None]] = Field(
         default_factory=list, description="albumentations transforms by class name with arguments")
+    augment_batch: list[dict[str, dict[str, Any] | None]] = Field(
+        default_factory=list, description="batch-level augmentations after augment: mixup, cutmix")
     regularization: RegularizationSection = Field(default_factory=RegularizationSection)
     init: InitSection = Field(default_factory=InitSection)
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     train: TrainSection = Field(default_factory=TrainSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
 
     @field_validator("augment")
@@ -260,6 +270,14 @@ class Recipe(Section):
             from kerasnets.data.augment import check_transforms
 
             _raise_option_problems(check_transforms(steps), prefix="")
+        return steps
+
+    @field_validator("augment_batch")
+    @classmethod
+    def _known_batch_augments(cls, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from kerasnets.data.batch_mix import check_batch_augments
+
+        _raise_option_problems(check_batch_augments(steps), prefix="")
         return steps
 
     @model_validator(mode="after")

@@ -162,8 +162,9 @@ def test_prepare_splits_and_standardises_with_training_statistics():
     splits = prepare(raw, data)
     sizes = splits.sizes()
     assert sum(sizes.values()) == 1797 and sizes["test"] == 360
-    assert splits.input_shape == (16, 16, 1)
-    assert abs(float(splits.x_train.mean())) < 1e-3 and abs(float(splits.x_train.std()) - 1) < 1e-3
+    assert splits.input_shape == (16, 16, 1) and splits.x_train.dtype == np.uint8
+    seen = splits.normalize(splits.x_train)
+    assert abs(float(seen.mean())) < 1e-3 and abs(float(seen.std()) - 1) < 1e-3
     assert set(np.unique(splits.y_test)) == set(range(10))  # stratified
     again = prepare(raw, data)
     np.testing.assert_array_equal(splits.y_test, again.y_test)  # the split is fixed by data.seed
@@ -187,13 +188,14 @@ def test_pad_centres_and_resize_interpolates():
 def test_dataset_batches_keep_labels_aligned():
     x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
     y = np.arange(10, dtype=np.int32)
-    ds = make_dataset(x, y, 4, shuffle=True, seed=0, num_classes=10, one_hot=False)
+    ds = make_dataset(x, y, 4, shuffle=True, seed=0, num_classes=10, one_hot=False, mean=[0.0], std=[1.0])
     seen = []
     for images, labels in ds:
         np.testing.assert_array_equal(images.numpy().reshape(-1), labels.numpy())
         seen += labels.numpy().tolist()
     assert sorted(seen) == list(range(10))
-    (_, one_hot), *_ = list(make_dataset(x, y, 10, shuffle=False, seed=0, num_classes=10, one_hot=True))
+    (_, one_hot), *_ = list(make_dataset(x, y, 10, shuffle=False, seed=0, num_classes=10, one_hot=True,
+                                         mean=[0.0], std=[1.0]))
     np.testing.assert_array_equal(one_hot.numpy(), np.eye(10))
 
 

@@ -66,3 +66,46 @@ def build_transforms(steps: list[dict[str, Any]]):
 
     transforms = [getattr(A, name)(**args, strict=True) for name, args in map(_split_step, steps)]
     return A.Compose(transforms, strict=True)
+
+
+class BatchAugmenter:
+    """Applies one recipe Compose to whole uint8 batches ``(B, H, W, C)``.
+
+    Built once per run. Each worker thread keeps its own copy of the Compose and reseeds it
+    from the batch's seed, so the result does not depend on which thread ran which batch.
+    """
+
+    def __init__(self, steps: list[dict[str, Any]]) -> None:
+        import threading
+
+        self.steps = steps
+        self.compose = build_transforms(steps)
+        self._local = threading.local()
+
+    def _thread_compose(self):
+        compose = getattr(self._local, "compose", None)
+        if compose is None:
+            import copy
+
+            compose = self._local.compose = copy.deepcopy(self.compose)
+        return compose
+
+    def __call__(self, images, seed):
+        import numpy as np
+
+        compose = self._thread_compose()
+        compose.set_random_seed(int(seed) % (2**32))
+        out = np.empty_like(images)
+        for i, image in enumerate(images):
+            out[i] = compose(image=image)["image"].reshape(image.shape)
+        return out
+
+    def check_shape(self, image) -> None:
+        """Raise when the transforms change an image's shape (batches must keep static shapes)."""
+        from kerasnets.errors import KerasnetsError
+
+        result = self.compose(image=image)["image"]
+        if result.shape != image.shape:
+            raise KerasnetsError(
+                f"augment: the transforms turn {tuple(image.shape)} images into {tuple(result.shape)}; "
+                "set data.image_size (or the transform's size) so that they agree")

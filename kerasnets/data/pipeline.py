@@ -34,6 +34,10 @@ class Splits:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def normalize(self, images: np.ndarray) -> np.ndarray:
+        """Float32 images as the model sees them."""
+        return (images.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
+
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "validation": 0 if self.y_val is None else len(self.y_val),
                 "test": len(self.y_test)}
@@ -74,8 +78,8 @@ def convert_channels(x: np.ndarray, channels: int | None) -> np.ndarray:
 
 
 def prepare(raw: RawData, data: Any) -> Splits:
-    """Split (with ``data.seed``), resize, convert and normalise (statistics from the
-    training split only)."""
+    """Split (with ``data.seed``), resize and convert channels; images stay uint8 and the
+    per-channel statistics (from the training split only) are applied batch by batch."""
     seed = data.seed
     x, y = raw.x_train, raw.y_train
     if raw.x_test is None:
@@ -90,27 +94,24 @@ def prepare(raw: RawData, data: Any) -> Splits:
         x, x_val, y, y_val = _stratified_split(x, y, data.validation_split, seed)
     size = tuple(data.image_size) if data.image_size else None
 
-    def shape(images: np.ndarray) -> np.ndarray:
+    def shape(images: np.ndarray | None) -> np.ndarray | None:
+        if images is None:
+            return None
         images = convert_channels(resize_images(images, size, data.resize), data.channels)
-        return images.astype(np.float32, copy=False)
+        return np.clip(np.rint(images), 0, 255).astype(np.uint8) if images.dtype != np.uint8 else images
 
-    x, x_test = shape(x), shape(x_test)
-    x_val = shape(x_val) if x_val is not None else None
+    x, x_val, x_test = shape(x), shape(x_val), shape(x_test)
+    channels = x.shape[-1]
     if data.normalize == "standardize":
-        mean = x.mean(axis=(0, 1, 2))
-        std = x.std(axis=(0, 1, 2)) + 1e-7
+        mean = x.mean(axis=(0, 1, 2), dtype=np.float64)
+        std = x.std(axis=(0, 1, 2), dtype=np.float64) + 1e-7
     elif data.normalize == "scale":
-        mean, std = np.zeros(x.shape[-1]), np.full(x.shape[-1], 255.0)
+        mean, std = np.zeros(channels), np.full(channels, 255.0)
     else:
-        mean, std = np.zeros(x.shape[-1]), np.ones(x.shape[-1])
-    mean, std = mean.astype(np.float32), std.astype(np.float32)
-
-    def norm(images: np.ndarray | None) -> np.ndarray | None:
-        return None if images is None else (images - mean) / std
-
-    return Splits(norm(x), y.astype(np.int32), norm(x_val), None if y_val is None else y_val.astype(np.int32),
-                  norm(x_test), y_test.astype(np.int32), list(raw.class_names), raw.source,
-                  mean.tolist(), std.tolist())
+        mean, std = np.zeros(channels), np.ones(channels)
+    labels = (lambda v: None if v is None else v.astype(np.int32))
+    return Splits(x, labels(y), x_val, labels(y_val), x_test, labels(y_test), list(raw.class_names),
+                  raw.source, [float(m) for m in mean], [float(s) for s in std])
 
 
 def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
@@ -122,28 +123,43 @@ def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int | None,
-                 num_classes: int, one_hot: bool, outputs: int = 1):
-    """A tf.data pipeline that shuffles indices and gathers whole batches at once, as Keras
-    does for arrays: no per-example work, and the arrays travel as a dataset element rather
-    than as graph constants (which tf.data's default graph rewrites would copy every epoch)."""
+                 num_classes: int, one_hot: bool, mean: list[float], std: list[float], outputs: int = 1,
+                 augmenter=None, mixers: list[tuple[Any, dict[str, Any]]] = ()):
+    """The input pipeline: shuffled index batches gather whole uint8 batches (as Keras does for
+    arrays), the albumentations ``augmenter`` runs on whole batches in tf.data's parallel
+    workers, then normalisation, one-hot labels and batch mixers (MixUp/CutMix) run in graph.
+
+    The arrays travel as a dataset element, not as graph constants (tf.data's default graph
+    rewrites would copy them every epoch). Each batch gets a seed from a reproducible stream
+    that changes every epoch, so augmentation is deterministic for a given recipe seed."""
     import tensorflow as tf
 
     indices = tf.data.Dataset.range(len(y))
     if shuffle:
         indices = indices.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     arrays = tf.data.Dataset.from_tensors((tf.convert_to_tensor(x), tf.convert_to_tensor(y))).repeat()
-    ds = tf.data.Dataset.zip((indices.batch(batch_size), arrays))
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((indices.batch(batch_size), arrays, seeds))
+    mean_t = tf.constant(mean, tf.float32)
+    std_t = tf.constant(std, tf.float32)
+    image_shape = x.shape[1:]
 
-    def gather(index, data):
+    def batch(index, data, batch_seed):
         images, labels = data
-        target = tf.gather(labels, index)
+        images, target = tf.gather(images, index), tf.gather(labels, index)
+        if augmenter is not None:
+            images = tf.numpy_function(augmenter, [images, batch_seed], images.dtype, stateful=False)
+            images.set_shape((None, *image_shape))
+        images = (tf.cast(images, tf.float32) - mean_t) / std_t
         if one_hot:
             target = tf.one_hot(target, num_classes)
+        for mixer, options in mixers:
+            images, target = mixer(images, target, batch_seed, **options)
         if outputs > 1:
             target = tuple([target] * outputs)
-        return tf.gather(images, index), target
+        return images, target
 
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
-    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).with_options(options)
+    ds = ds.map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).with_options(options)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -46,6 +46,7 @@ class RunResult:
     artifact_uri: str | None = None
     experiment_id: str | None = None
     epoch_seconds: list[float] = field(default_factory=list)
+    test_accuracy_tta: float | None = None
 
 
 class _NoTracker:
@@ -112,7 +113,8 @@ def build_model(recipe: Recipe, input_shape: tuple[int, ...], num_classes: int, 
 def make_loss(recipe: Recipe) -> tuple[keras.losses.Loss, bool]:
     """The loss and whether labels must be one-hot."""
     name, smoothing = recipe.train.loss, recipe.regularization.label_smoothing
-    one_hot = LOSSES.get(name) or (name == "cross_entropy" and smoothing > 0)
+    soft_labels = smoothing > 0 or bool(recipe.augment_batch)  # MixUp/CutMix mix one-hot labels
+    one_hot = LOSSES.get(name) or (name == "cross_entropy" and soft_labels)
     if name == "mse":
         return keras.losses.MeanSquaredError(), True
     if one_hot:
@@ -148,6 +150,48 @@ def model_summary_text(model: keras.Model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), line_length=110)
     return "\n".join(lines)
+
+
+def make_augmenter(recipe: Recipe, splits: Splits):
+    """The recipe's albumentations Compose, built once, checked to keep the image shape."""
+    if not recipe.augment:
+        return None
+    from kerasnets.data.augment import BatchAugmenter
+
+    augmenter = BatchAugmenter(recipe.augment)
+    augmenter.check_shape(splits.x_train[0])
+    return augmenter
+
+
+@dataclass
+class Pipelines:
+    train: Any
+    validation: Any
+    test: Any
+
+
+def make_pipelines(recipe: Recipe, splits: Splits, batch_size: int, one_hot: bool, outputs: int = 1,
+                   augmenter=None) -> Pipelines:
+    """Training (augmented, mixed, shuffled), validation and test (untouched) datasets."""
+    from kerasnets.data.batch_mix import parse_steps
+
+    common = {"batch_size": batch_size, "seed": recipe.train.seed, "num_classes": splits.num_classes,
+              "one_hot": one_hot, "mean": splits.mean, "std": splits.std}
+    train = make_dataset(splits.x_train, splits.y_train, shuffle=True, outputs=outputs, augmenter=augmenter,
+                         mixers=parse_steps(recipe.augment_batch), **common)
+    validation = None
+    if splits.y_val is not None:
+        validation = make_dataset(splits.x_val, splits.y_val, shuffle=False, outputs=outputs, **common)
+    test = make_dataset(splits.x_test, splits.y_test, shuffle=False, **common)
+    return Pipelines(train, validation, test)
+
+
+def preview_batch(recipe: Recipe, splits: Splits, count: int = 32, augmenter=None):
+    """One training batch of ``count`` samples as the model sees them: (images, targets)."""
+    one_hot = make_loss(recipe)[1]
+    pipelines = make_pipelines(recipe, splits, count, one_hot, augmenter=augmenter)
+    images, targets = next(iter(pipelines.train))
+    return images.numpy(), targets.numpy()
 
 
 def _throughput(seconds: list[float], images: int) -> tuple[float, float]:
@@ -188,6 +232,7 @@ def run(
     recipe = _resolved(recipe, runtime)
     apply_runtime(recipe.train, runtime)
     splits = splits or load_splits(recipe.data, data_dir)
+    augmenter = make_augmenter(recipe, splits)
     uri = tracking_uri(recipe.tracking.uri)
     if recipe.tracking.enabled:
         check_store(uri)
@@ -199,10 +244,10 @@ def run(
     tracker_context = (Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags)
                        if recipe.tracking.enabled else _NoTracker())
     with sigterm_as_interrupt(), tracker_context as tracker:
-        return _train(recipe, splits, runtime, tracker, echo)
+        return _train(recipe, splits, runtime, tracker, echo, augmenter)
 
 
-def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo) -> RunResult:
+def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augmenter=None) -> RunResult:
     n_train = len(splits.y_train)
     batch_size = _batch_size(recipe, n_train)
     steps_per_epoch = math.ceil(n_train / batch_size)
@@ -219,12 +264,8 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo) -> R
     echo(f"{recipe.model.name}: {params:,} parameters; {recipe.data.dataset} "
          f"{splits.sizes()} at {splits.input_shape}; {runtime.device}, batch {batch_size}")
 
-    def dataset(x, y, shuffle, n_out=outputs):
-        return make_dataset(x, y, batch_size, shuffle=shuffle, seed=recipe.train.seed,
-                            num_classes=splits.num_classes, one_hot=one_hot, outputs=n_out)
-
-    train_ds = dataset(splits.x_train, splits.y_train, True)
-    val_ds = dataset(splits.x_val, splits.y_val, False) if splits.y_val is not None else None
+    pipelines = make_pipelines(recipe, splits, batch_size, one_hot, outputs, augmenter)
+    _log_preview(tracker, recipe, splits, augmenter)
     timer, nan_guard = EpochTimer(), StopOnNaN()
     callbacks: list[keras.callbacks.Callback] = [timer, nan_guard]
     if outputs > 1:
@@ -239,7 +280,7 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo) -> R
     if tracker.run_id:
         callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=recipe.train.epochs, shuffle=False,
+    fit = model.fit(pipelines.train, validation_data=pipelines.validation, epochs=recipe.train.epochs, shuffle=False,
                     callbacks=callbacks, verbose=verbose)
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     if nan_guard.epoch is not None:
@@ -248,18 +289,47 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo) -> R
     net = inference_model(model)
     if net is not model:
         net.compile(loss=make_loss(recipe)[0], metrics=["accuracy"])
-    test_ds = dataset(splits.x_test, splits.y_test, False, n_out=1)
-    test_loss, test_accuracy = (float(v) for v in net.evaluate(test_ds, verbose=0)[:2])
-    predictions = np.argmax(net.predict(test_ds, verbose=0), axis=-1)
+    test_loss, test_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+    predictions = np.argmax(net.predict(pipelines.test, verbose=0), axis=-1)
     seconds_per_epoch, images_per_second = _throughput(timer.seconds, n_train)
-    tracker.log_metrics({"test_loss": test_loss, "test_accuracy": test_accuracy, "params": params,
-                         "seconds_per_epoch": seconds_per_epoch, "images_per_second": images_per_second,
-                         "epochs_completed": len(timer.seconds)})
+    final = {"test_loss": test_loss, "test_accuracy": test_accuracy, "params": params,
+             "seconds_per_epoch": seconds_per_epoch, "images_per_second": images_per_second,
+             "epochs_completed": len(timer.seconds)}
+    test_accuracy_tta = None
+    if recipe.eval.tta != "none":
+        test_accuracy_tta = evaluate_tta(net, splits, recipe.eval.tta, recipe.eval.crop_fraction, batch_size)
+        final["test_accuracy_tta"] = test_accuracy_tta
+        echo(f"test accuracy with {recipe.eval.tta} TTA {test_accuracy_tta:.4f}")
+    tracker.log_metrics(final)
     _log_artifacts(tracker, recipe, net, history, splits, predictions)
     echo(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}; "
          f"{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
     return RunResult(test_loss, test_accuracy, history, params, seconds_per_epoch, images_per_second,
-                     net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id, list(timer.seconds))
+                     net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id, list(timer.seconds),
+                     test_accuracy_tta)
+
+
+def evaluate_tta(model, splits: Splits, mode: str, crop_fraction: float, batch_size: int) -> float:
+    """Test accuracy with the softmax averaged over test-time views."""
+    from kerasnets.train.tta import tta_predict
+
+    probabilities = tta_predict(lambda x: model.predict(x, batch_size=batch_size, verbose=0),
+                                splits.normalize(splits.x_test), mode, crop_fraction)
+    return float(np.mean(np.argmax(probabilities, axis=-1) == splits.y_test))
+
+
+def _log_preview(tracker, recipe: Recipe, splits: Splits, augmenter) -> None:
+    if not tracker.run_id:
+        return
+    import matplotlib.pyplot as plt
+
+    from kerasnets.preview import preview_figure
+
+    images, targets = preview_batch(recipe, splits, 32, augmenter)
+    what = ", ".join(next(iter(step)) for step in recipe.augment + recipe.augment_batch) or "no augmentation"
+    figure = preview_figure(images, targets, splits.class_names, splits.mean, splits.std, f"training input: {what}")
+    tracker.log_figure(figure, "augmentation_preview.png")
+    plt.close(figure)
 
 
 def _log_artifacts(tracker, recipe: Recipe, model, history, splits: Splits, predictions) -> None:
