@@ -148,3 +148,39 @@ def test_preview_command_writes_a_png(tmp_path, capsys):
     assert main(["preview", str(ROOT / "recipes" / "digits_lenet5.yaml"), "--out", str(out), "--count", "8",
                  "--set", "augment=[{HorizontalFlip: {p: 1.0}}]"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("step", [
+    {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
+    {"Affine": {"scale": {"x": 0.9, "y": 1.2}, "rotate": [-20, -20], "translate_percent": [0.1, 0.1], "p": 1.0}},
+    {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
+    {"HorizontalFlip": {"p": 1.0}},
+    {"VerticalFlip": {"p": 1.0}},
+])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_batch_kernels_match_albumentations_exactly(step, channels):
+    from kerasnets.data.augment import build_transforms
+
+    augmenter = BatchAugmenter([step])
+    assert augmenter.batch_kernels == [next(iter(step))]
+    images = RNG.integers(0, 256, (4, 9, 9, channels), dtype=np.uint8)
+    reference = build_transforms([step])
+    expected = np.stack([reference(image=im)["image"].reshape(augmenter(im[None], 0).shape[1:]) for im in images])
+    np.testing.assert_array_equal(augmenter(images, 0), expected)
+
+
+def test_batch_kernels_draw_parameters_per_image():
+    augmenter = BatchAugmenter([{"Affine": {"rotate": [-30, 30], "p": 0.5}}])
+    images = np.repeat(RNG.integers(0, 256, (1, 16, 16, 1), dtype=np.uint8), 64, axis=0)
+    out = augmenter(images, 5)
+    unchanged = (out == images).all(axis=(1, 2, 3))
+    assert 10 < unchanged.sum() < 54  # p = 0.5 per image
+    assert len({out[i].tobytes() for i in np.flatnonzero(~unchanged)}) == (~unchanged).sum()  # own angles
+
+
+def test_uncovered_transforms_fall_back_to_albumentations_in_order():
+    augmenter = BatchAugmenter([{"HorizontalFlip": {"p": 1.0}}, {"InvertImg": {"p": 1.0}},
+                                {"VerticalFlip": {"p": 1.0}}])
+    assert [kind for kind, _ in augmenter.stages] == ["batch", "image", "batch"]
+    images = RNG.integers(0, 256, (3, 5, 5, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(augmenter(images, 0), 255 - images[:, ::-1, ::-1])

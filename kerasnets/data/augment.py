@@ -69,42 +69,74 @@ def build_transforms(steps: list[dict[str, Any]]):
 
 
 class BatchAugmenter:
-    """Applies one recipe Compose to whole uint8 batches ``(B, H, W, C)``.
+    """Applies the recipe's transforms to whole uint8 batches ``(B, H, W, C)``.
 
-    Built once per run. Each worker thread keeps its own copy of the Compose and reseeds it
-    from the batch's seed, so the result does not depend on which thread ran which batch.
+    Built once per run. Transforms covered by a whole-batch kernel
+    (``kerasnets.data.batch_kernels``) run on the batch at once; runs of other transforms go
+    through an albumentations Compose image by image. Every batch is seeded from the batch's
+    seed and each worker thread keeps its own copy of the Composes, so the result does not
+    depend on which thread ran which batch.
     """
 
     def __init__(self, steps: list[dict[str, Any]]) -> None:
         import threading
 
+        import albumentations as A
+
+        from kerasnets.data.batch_kernels import batch_kernel
+
         self.steps = steps
         self.compose = build_transforms(steps)
+        self.stages: list[tuple[str, Any]] = []  # ("batch", (transform, kernel)) or ("image", Compose)
+        pending: list[Any] = []
+        for transform in self.compose.transforms:
+            kernel = batch_kernel(transform)
+            if kernel is None:
+                pending.append(transform)
+                continue
+            if pending:
+                self.stages.append(("image", A.Compose(pending, strict=True)))
+                pending = []
+            self.stages.append(("batch", (transform, kernel)))
+        if pending:
+            self.stages.append(("image", A.Compose(pending, strict=True)))
         self._local = threading.local()
 
-    def _thread_compose(self):
-        compose = getattr(self._local, "compose", None)
-        if compose is None:
+    @property
+    def batch_kernels(self) -> list[str]:
+        """Names of the transforms that run as whole-batch kernels."""
+        return [type(stage[0]).__name__ for kind, stage in self.stages if kind == "batch"]
+
+    def _thread_stages(self):
+        stages = getattr(self._local, "stages", None)
+        if stages is None:
             import copy
 
-            compose = self._local.compose = copy.deepcopy(self.compose)
-        return compose
+            stages = self._local.stages = copy.deepcopy(self.stages)
+        return stages
 
     def __call__(self, images, seed):
         import numpy as np
 
-        compose = self._thread_compose()
-        compose.set_random_seed(int(seed) % (2**32))
-        out = np.empty_like(images)
-        for i, image in enumerate(images):
-            out[i] = compose(image=image)["image"].reshape(image.shape)
-        return out
+        seed = int(seed) % (2**32)
+        rng = np.random.default_rng(seed)
+        for index, (kind, stage) in enumerate(self._thread_stages()):
+            if kind == "batch":
+                transform, kernel = stage
+                images = kernel.apply(transform, images, rng)
+                continue
+            stage.set_random_seed((seed + index) % (2**32))
+            out = np.empty_like(images)
+            for i, image in enumerate(images):
+                out[i] = stage(image=image)["image"].reshape(image.shape)
+            images = out
+        return images
 
     def check_shape(self, image) -> None:
         """Raise when the transforms change an image's shape (batches must keep static shapes)."""
         from kerasnets.errors import KerasnetsError
 
-        result = self.compose(image=image)["image"]
+        result = self(image[None], 0)[0] if image.ndim == 3 else image
         if result.shape != image.shape:
             raise KerasnetsError(
                 f"augment: the transforms turn {tuple(image.shape)} images into {tuple(result.shape)}; "
