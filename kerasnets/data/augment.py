@@ -71,7 +71,9 @@ def build_transforms(steps: list[dict[str, Any]]):
 class BatchAugmenter:
     """Applies the recipe's transforms to whole uint8 batches ``(B, H, W, C)``.
 
-    Built once per run. Transforms covered by a whole-batch kernel
+    Built once per run; tf.data runs several batches at once in its worker threads (a thread
+    pool inside a batch was measured slower: OpenCV already threads its kernels, and for small
+    images the Python overhead holds the GIL). Transforms covered by a whole-batch kernel
     (``kerasnets.data.batch_kernels``) run on the batch at once; runs of other transforms go
     through an albumentations Compose image by image. Every batch is seeded from the batch's
     seed and each worker thread keeps its own copy of the Composes, so the result does not
@@ -131,6 +133,12 @@ class BatchAugmenter:
                 out[i] = stage(image=image)["image"].reshape(image.shape)
             images = out
         return images
+
+    def __getstate__(self):  # thread-locals do not copy
+        return {"steps": self.steps}
+
+    def __setstate__(self, state):
+        self.__init__(state["steps"])
 
     def check_shape(self, image) -> None:
         """Raise when the transforms change an image's shape (batches must keep static shapes)."""
