@@ -222,11 +222,15 @@ def run(
     recipe_path: str | None = None,
     echo: Callable[[str], None] = print,
     splits: Splits | None = None,
+    parent_run_id: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> RunResult:
     """Train and evaluate ``recipe``; track it in MLflow unless ``tracking.enabled`` is false.
 
     Data are loaded (and may fail) before any MLflow run exists; once the run is open, any
-    failure ends it FAILED, Ctrl-C or SIGTERM ends it KILLED.
+    failure ends it FAILED, Ctrl-C or SIGTERM ends it KILLED. ``parent_run_id`` nests the run
+    under another (a sweep); ``tags`` are added to the run's tags. ``splits`` skips loading
+    (callers that run many recipes on the same data).
     """
     runtime = resolve_runtime(recipe.train)
     recipe = _resolved(recipe, runtime)
@@ -237,7 +241,9 @@ def run(
     if recipe.tracking.enabled:
         check_store(uri)
     tags = {"kerasnets.version": __version__, "recipe": recipe_path or "(in memory)",
-            "model": recipe.model.name, "dataset": recipe.data.dataset, **recipe.tracking.tags}
+            "model": recipe.model.name, "dataset": recipe.data.dataset, **recipe.tracking.tags, **(tags or {})}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
     commit = git_commit()
     if commit:
         tags["git.commit"] = commit
