@@ -39,17 +39,31 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    recipe = _load(args.recipe, _overrides(args))
-    from kerasnets.train.loop import run
+    from kerasnets.errors import KerasnetsError
+
+    if bool(args.recipe) == bool(args.resume):
+        raise KerasnetsError("give a RECIPE to run, or --resume RUN_ID to continue a run (not both)")
+    console = _console()
+    if args.resume:
+        if args.set or args.epochs is not None:
+            raise KerasnetsError("--resume continues a run with its own recipe: --set/--epochs do not apply")
+        from kerasnets.train.loop import resume
+
+        console.print(f"[bold]kerasnets run --resume[/] {args.resume}")
+        result = resume(args.resume, data_dir=args.data_dir, echo=console.print)
+        recipe = None
+    else:
+        recipe = _load(args.recipe, _overrides(args))
+        from kerasnets.train.loop import run
+
+        console.print(f"[bold]kerasnets run[/] {args.recipe}")
+        result = run(recipe, data_dir=args.data_dir, recipe_path=args.recipe, echo=console.print)
     from kerasnets.tracking import tracking_uri
 
-    console = _console()
-    console.print(f"[bold]kerasnets run[/] {args.recipe}")
-    result = run(recipe, data_dir=args.data_dir, recipe_path=args.recipe, echo=console.print)
     console.print(f"[bold green]test accuracy {result.test_accuracy:.4f}[/]")
     if result.run_id:
-        uri = tracking_uri(recipe.tracking.uri)
-        console.print(f"MLflow run [bold]{result.run_id}[/] (experiment {recipe.tracking.experiment!r})")
+        uri = tracking_uri(recipe.tracking.uri if recipe else None)
+        console.print(f"MLflow run [bold]{result.run_id}[/] (experiment id {result.experiment_id})")
         console.print(f"  store: {uri}\n  artifacts: {result.artifact_uri}", soft_wrap=True)
         console.print("  browse: kerasnets ui   (or: kerasnets runs)")
     return 0
@@ -146,10 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("run", cmd_run, "train and evaluate a recipe, tracked in MLflow")
-    p.add_argument("recipe", help="recipe YAML file")
+    p.add_argument("recipe", nargs="?", help="recipe YAML file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
     p.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run from its last epoch")
 
     p = add("preview", cmd_preview, "write a PNG grid of augmented training samples, without training")
     p.add_argument("recipe", help="recipe YAML file")

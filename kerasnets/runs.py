@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime
 
 
@@ -10,6 +12,29 @@ def _duration(start: int | None, end: int | None) -> str:
         return ""
     seconds = (end - start) / 1000
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def displayed_status(run) -> str:
+    """The store's status, except that a RUNNING run whose process on this host is gone (it was
+    killed with SIGKILL, the machine slept or lost power) shows as INTERRUPTED."""
+    status = run.info.status
+    if status != "RUNNING":
+        return status
+    tags = run.data.tags
+    pid, host = tags.get("kerasnets.pid"), tags.get("kerasnets.host")
+    if pid and pid.isdigit() and host == socket.gethostname() and not _process_alive(int(pid)):
+        return "INTERRUPTED"
+    return status
 
 
 def recent_runs(limit: int = 20, experiment: str | None = None, uri: str | None = None) -> list:
@@ -32,14 +57,16 @@ def recent_runs(limit: int = 20, experiment: str | None = None, uri: str | None 
 def runs_table(limit: int = 20, experiment: str | None = None, uri: str | None = None):
     from rich.table import Table
 
-    table = Table(title="recent runs")
+    table = Table(title="recent runs",
+                  caption="INTERRUPTED/KILLED runs continue with: kerasnets run --resume RUN_ID")
     for column in ("run id", "name", "experiment", "model", "dataset", "test acc", "duration", "status", "started"):
         table.add_column(column, no_wrap=column in ("run id", "status", "test acc"))
     for run, exp_name in recent_runs(limit, experiment, uri):
         info, data = run.info, run.data
         accuracy = data.metrics.get("test_accuracy")
-        status = info.status
-        style = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan"}.get(status, "")
+        status = displayed_status(run)
+        style = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan",
+                 "INTERRUPTED": "magenta"}.get(status, "")
         table.add_row(
             info.run_id[:12], info.run_name or "", exp_name,
             data.params.get("model.name", data.tags.get("model", "")),

@@ -10,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
+import re
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -42,25 +46,42 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
+#: a local store with less free space than this is refused before training starts
+MIN_FREE_BYTES = 64 * 2**20
+
+
 def check_store(uri: str) -> None:
-    """Fail before training when a local store cannot be written."""
+    """Fail before training when a local store cannot be written or its disk is full."""
+    import shutil
+
     db = _sqlite_path(uri)
-    folder = db.parent if db else Path(uri.removeprefix("file://")) if "://" not in uri or uri.startswith("file://") else None
-    if folder is None:
-        return
+    if db is not None:
+        folder = db.parent
+    elif "://" not in uri or uri.startswith("file://"):
+        folder = Path(uri.removeprefix("file://"))
+    else:
+        return  # a server: it reports its own trouble
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
             pass
+        free = shutil.disk_usage(folder).free
     except OSError as exc:
         raise KerasnetsError(f"tracking store {uri} is not writable: {exc.strerror or exc}") from None
+    if free < MIN_FREE_BYTES:
+        raise KerasnetsError(f"tracking store {uri} has only {free / 2**20:.0f} MB free "
+                             f"(at least {MIN_FREE_BYTES // 2**20} MB needed)")
 
 
 def _artifact_location(uri: str, experiment: str) -> str | None:
     db = _sqlite_path(uri)
     if db is None:
         return None
-    return (db.parent.resolve() / "artifacts" / experiment).as_uri()
+    root = (db.parent.resolve() / "artifacts").resolve()
+    folder = (root / safe_folder_name(experiment)).resolve()
+    if root not in folder.parents:
+        raise KerasnetsError(f"experiment name {experiment!r} cannot be used as an artifact folder")
+    return folder.as_uri()
 
 
 def package_versions() -> dict[str, str]:
@@ -81,31 +102,102 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text or "busy" in text
+
+
+def with_retries(fn, *args, attempts: int = 12, **kwargs) -> Any:
+    """Call ``fn``, retrying SQLite lock errors with exponential backoff (about 60 s in all)."""
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts - 1 or not _is_lock_error(exc):
+                raise
+            time.sleep(delay + random.uniform(0, delay))
+            delay = min(delay * 2, 8.0)
+    return None
+
+
 def _safe(what: str, fn, *args, **kwargs) -> Any:
-    """Call a logging function; trouble is a warning, never a failed training."""
+    """Call a logging function (retrying lock errors); trouble is a warning, never a failed
+    training."""
     try:
-        return fn(*args, **kwargs)
+        return with_retries(fn, *args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - logging must never kill training
         log.warning("MLflow: could not %s: %s", what, exc)
         return None
 
 
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """An exclusive file lock beside a local SQLite store (creation and schema upgrades race)."""
+    db = _sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / ".kerasnets-store.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_store(uri: str):
+    """Create (once, under a lock) the store and switch a SQLite store to WAL journaling, so
+    that concurrent runs write without 'database is locked' failures. Returns a client."""
+    import mlflow
+
+    with store_lock(uri):
+        client = mlflow.MlflowClient(uri)
+        client.search_experiments(max_results=1)  # creates and migrates the database
+        db = _sqlite_path(uri)
+        if db is not None and db.exists():
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(db, timeout=30)) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+    return client
+
+
+def safe_folder_name(name: str) -> str:
+    """An experiment or run name as one harmless path component (no traversal, no separators)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+    return cleaned[:100]
+
+
 class Tracker:
     """One open MLflow run. Use as a context manager: the run ends FINISHED, FAILED or KILLED."""
 
-    def __init__(self, uri: str, experiment: str, run_name: str | None, tags: dict[str, str]) -> None:
+    def __init__(self, uri: str, experiment: str, run_name: str | None, tags: dict[str, str],
+                 run_id: str | None = None) -> None:
         import mlflow
 
         self.mlflow = mlflow
         self.uri = uri
         mlflow.set_tracking_uri(uri)
-        self.client = mlflow.MlflowClient(uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-            experiment, artifact_location=_artifact_location(uri, experiment))
-        self.run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+        self.client = prepare_store(uri)
+        owner = {"kerasnets.pid": str(os.getpid()), "kerasnets.host": socket.gethostname()}
+        if run_id is not None:  # resume: reopen the same run (status back to RUNNING)
+            self.run = with_retries(mlflow.start_run, run_id=run_id)
+            for key, value in owner.items():
+                _safe("set a tag", self.client.set_tag, run_id, key, value)
+        else:
+            with store_lock(uri):
+                exp = self.client.get_experiment_by_name(experiment)
+                experiment_id = exp.experiment_id if exp else self.client.create_experiment(
+                    experiment, artifact_location=_artifact_location(uri, experiment))
+            self.run = with_retries(mlflow.start_run, experiment_id=experiment_id, run_name=run_name,
+                                    tags={**tags, **owner})
         self.run_id = self.run.info.run_id
-        self.experiment_id = experiment_id
+        self.experiment_id = self.run.info.experiment_id
+        self.resumed = run_id is not None
 
     def __enter__(self) -> Tracker:
         return self
@@ -119,7 +211,7 @@ class Tracker:
             status = "FAILED"
             _safe("tag the failure", self.client.set_tag, self.run_id, "failure",
                   f"{exc_type.__name__}: {str(exc)[:4000]}")
-        self.mlflow.end_run(status)
+        with_retries(self.mlflow.end_run, status)
         return False
 
     def log_params(self, params: dict[str, str]) -> None:

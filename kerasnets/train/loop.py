@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 import math
 import tempfile
@@ -21,7 +22,8 @@ from kerasnets.errors import TrainingDiverged
 from kerasnets.models import build
 from kerasnets.recipe import Recipe
 from kerasnets.tracking import Tracker, check_store, git_commit, package_versions, sigterm_as_interrupt, tracking_uri
-from kerasnets.train.callbacks import EpochTimer, MlflowMetrics, current_learning_rate
+from kerasnets.train.callbacks import EpochTimer, MlflowMetrics
+from kerasnets.train.checkpoint import RunCheckpoint, checkpoint_dir, restore
 from kerasnets.train.components import LOSSES
 from kerasnets.train.optimizers import make_optimizer
 from kerasnets.train.regularizers import apply_kernel_policy, make_initializer, make_regularizer
@@ -53,6 +55,7 @@ class _NoTracker:
     """Stands in for ``Tracker`` when tracking is disabled."""
 
     run_id = artifact_uri = experiment_id = uri = None
+    resumed = False
 
     def __enter__(self):
         return self
@@ -224,13 +227,15 @@ def run(
     splits: Splits | None = None,
     parent_run_id: str | None = None,
     tags: dict[str, str] | None = None,
+    resume_run_id: str | None = None,
 ) -> RunResult:
     """Train and evaluate ``recipe``; track it in MLflow unless ``tracking.enabled`` is false.
 
     Data are loaded (and may fail) before any MLflow run exists; once the run is open, any
     failure ends it FAILED, Ctrl-C or SIGTERM ends it KILLED. ``parent_run_id`` nests the run
     under another (a sweep); ``tags`` are added to the run's tags. ``splits`` skips loading
-    (callers that run many recipes on the same data).
+    (callers that run many recipes on the same data). ``resume_run_id`` reopens that run
+    and continues from its last checkpointed epoch (see ``resume``).
     """
     runtime = resolve_runtime(recipe.train)
     recipe = _resolved(recipe, runtime)
@@ -247,7 +252,7 @@ def run(
     commit = git_commit()
     if commit:
         tags["git.commit"] = commit
-    tracker_context = (Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags)
+    tracker_context = (Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
                        if recipe.tracking.enabled else _NoTracker())
     with sigterm_as_interrupt(), tracker_context as tracker:
         return _train(recipe, splits, runtime, tracker, echo, augmenter)
@@ -257,16 +262,25 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
     n_train = len(splits.y_train)
     batch_size = _batch_size(recipe, n_train)
     steps_per_epoch = math.ceil(n_train / batch_size)
-    tracker.log_params({**recipe.flatten(), "resolved.batch_size": str(batch_size),
-                        "resolved.device": runtime.device, "data.source": splits.source,
-                        **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
-                        "data.input_shape": str(list(splits.input_shape))})
-    tracker.log_text(recipe.to_yaml(), "recipe.yaml")
+    resumed = bool(getattr(tracker, "resumed", False))
+    if not resumed:
+        tracker.log_params({**recipe.flatten(), "resolved.batch_size": str(batch_size),
+                            "resolved.device": runtime.device, "data.source": splits.source,
+                            **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
+                            "data.input_shape": str(list(splits.input_shape))})
+        tracker.log_text(recipe.to_yaml(), "recipe.yaml")
 
     model = build_model(recipe, splits.input_shape, splits.num_classes, recipe.train.seed)
     one_hot, outputs = compile_model(model, recipe, runtime, steps_per_epoch)
     params = int(model.count_params())
-    tracker.log_text(model_summary_text(model), "model_summary.txt")
+    folder = checkpoint_dir(tracker.artifact_uri, tracker.run_id) if tracker.run_id else None
+    state = restore(model, folder) if resumed and folder else None
+    prior: list[dict[str, float]] = state["history"] if state else []
+    if resumed:
+        _relog_missing_epochs(tracker, prior)
+        echo(f"resuming run {tracker.run_id} after epoch {len(prior)} of {recipe.train.epochs}")
+    else:
+        tracker.log_text(model_summary_text(model), "model_summary.txt")
     echo(f"{recipe.model.name}: {params:,} parameters; {recipe.data.dataset} "
          f"{splits.sizes()} at {splits.input_shape}; {runtime.device}, batch {batch_size}")
 
@@ -283,12 +297,14 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
             monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
             restore_best_weights=stopping.restore_best_weights,
             mode="max" if "acc" in stopping.monitor else "min"))
+    if folder is not None:
+        callbacks.append(RunCheckpoint(folder, prior))  # before the metrics: see _relog_missing_epochs
     if tracker.run_id:
         callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     fit = model.fit(pipelines.train, validation_data=pipelines.validation, epochs=recipe.train.epochs, shuffle=False,
-                    callbacks=callbacks, verbose=verbose)
-    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+                    callbacks=callbacks, verbose=verbose, initial_epoch=len(prior))
+    history = _merge_history(prior, fit.history)
     if nan_guard.epoch is not None:
         raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {nan_guard.epoch}")
 
@@ -308,11 +324,60 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
         echo(f"test accuracy with {recipe.eval.tta} TTA {test_accuracy_tta:.4f}")
     tracker.log_metrics(final)
     _log_artifacts(tracker, recipe, net, history, splits, predictions)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)  # finished: the logged model supersedes it
     echo(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}; "
          f"{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
     return RunResult(test_loss, test_accuracy, history, params, seconds_per_epoch, images_per_second,
                      net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id, list(timer.seconds),
                      test_accuracy_tta)
+
+
+def _merge_history(prior: list[dict[str, float]], new: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Per-key lists over all epochs: the checkpointed ones, then this fit's."""
+    keys = list(dict.fromkeys([*(k for logs in prior for k in logs), *new]))
+    return {k: [logs.get(k, float("nan")) for logs in prior] + [float(v) for v in new.get(k, [])] for k in keys}
+
+
+def _relog_missing_epochs(tracker, prior: list[dict[str, float]]) -> None:
+    """Checkpoints are written before an epoch's metrics are logged; if the process died in
+    between, log that epoch's metrics now, so the run has every epoch exactly once."""
+    history = _safe_metric_steps(tracker, "loss")
+    for epoch, logs in enumerate(prior, start=1):
+        if epoch not in history:
+            tracker.log_metrics(logs, step=epoch)
+
+
+def _safe_metric_steps(tracker, key: str) -> set[int]:
+    try:
+        return {m.step for m in tracker.client.get_metric_history(tracker.run_id, key)}
+    except Exception:  # noqa: BLE001 - then nothing is re-logged
+        return set()
+
+
+def resume(run_id: str, *, data_dir: str | Path | None = None, echo: Callable[[str], None] = print,
+           uri: str | None = None) -> RunResult:
+    """Continue an interrupted run in the same MLflow run from its last completed epoch."""
+    from mlflow import MlflowClient
+
+    from kerasnets.errors import KerasnetsError
+    from kerasnets.recipe import load_recipe
+
+    client = MlflowClient(tracking_uri(uri))
+    try:
+        previous = client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - MlflowException for unknown ids
+        raise KerasnetsError(f"no run {run_id!r} in the tracking store {tracking_uri(uri)}") from None
+    if previous.info.status == "FINISHED":
+        raise KerasnetsError(f"run {run_id} has already finished; nothing to resume")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "recipe.yaml", tmp)
+        except Exception:  # noqa: BLE001
+            raise KerasnetsError(f"run {run_id} has no recipe.yaml artifact; it cannot be resumed") from None
+        recipe = load_recipe(path, [f"tracking.uri={tracking_uri(uri)}"])
+    recipe_path = previous.data.tags.get("recipe")
+    return run(recipe, data_dir=data_dir, recipe_path=recipe_path, echo=echo, resume_run_id=run_id)
 
 
 def evaluate_tta(model, splits: Splits, mode: str, crop_fraction: float, batch_size: int) -> float:
