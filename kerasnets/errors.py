@@ -18,7 +18,8 @@ class Problem:
     show_received: bool = False
 
     def render(self) -> str:
-        text = f"{self.key or '(top level)'}: {self.message}"
+        key = self.key if self.key.isprintable() else self.key.encode("unicode_escape").decode()
+        text = f"{key or '(top level)'}: {self.message}"
         if self.show_received:
             text += f", got {_short(self.received)}"
         return text

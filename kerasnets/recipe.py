@@ -21,7 +21,6 @@ from pydantic import (
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
-    PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,12 +34,12 @@ from kerasnets.train.components import INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDUL
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-def _positive_int_or(word: str):
+def _positive_int_or(word: str, maximum: int):
     def check(value: Any) -> Any:
         if value == word:
             return value
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"expected a positive integer or '{word}'")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+            raise ValueError(f"expected an integer from 1 to {maximum:,} or '{word}'")
         return value
 
     return BeforeValidator(check)
@@ -52,8 +51,10 @@ def _bool_or_auto(value: Any) -> Any:
     raise ValueError("expected true, false or 'auto'")
 
 
-BatchSize = Annotated[int | Literal["full"], _positive_int_or("full")]
-StepsPerExecution = Annotated[int | Literal["auto"], _positive_int_or("auto")]
+BatchSize = Annotated[int | Literal["full"], _positive_int_or("full", 10_000_000)]
+StepsPerExecution = Annotated[int | Literal["auto"], _positive_int_or("auto", 100_000)]
+Count = Annotated[int, Field(ge=1, le=1_000_000)]  # epochs, patience...: big, but not absurd
+Pixels = Annotated[int, Field(ge=1, le=16_384)]
 BoolOrAuto = Annotated[bool | Literal["auto"], BeforeValidator(_bool_or_auto)]
 
 
@@ -74,7 +75,7 @@ class Section(BaseModel):
 class DataSection(Section):
     dataset: str = "digits"
     dir: str | None = Field(None, description="local folder with the files (before --data-dir and KERASNETS_DATA_DIR)")
-    image_size: tuple[PositiveInt, PositiveInt] | None = Field(None, description="[height, width]; native size when null")
+    image_size: tuple[Pixels, Pixels] | None = Field(None, description="[height, width]; native size when null")
     channels: Literal[1, 3] | None = Field(None, description="convert to 1 (grey) or 3 (RGB) channels")
     resize: Literal["resize", "pad"] = Field("resize", description="reach image_size by bilinear resize or zero padding")
     normalize: Literal["standardize", "scale", "none"] = Field(
@@ -83,7 +84,7 @@ class DataSection(Section):
     test_split: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         0.2, description="held-out share for data sets without an official test split")
     batch_size: BatchSize = Field(128, description="a positive integer or 'full' (full-batch gradient descent)")
-    limit: PositiveInt | None = Field(None, description="use at most this many training examples")
+    limit: Count | None = Field(None, description="use at most this many training examples")
     seed: NonNegativeInt = Field(0, description="seed of the train/validation/test split (fixed across train.seed)")
     options: dict[str, Any] = Field(default_factory=dict, description="options of the data set's loader")
 
@@ -108,7 +109,7 @@ class ModelSection(Section):
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, validate_default=True)
 
     name: str = "lenet5"
-    num_classes: PositiveInt | None = Field(None, description="defaults to the data set's class count")
+    num_classes: Count | None = Field(None, description="defaults to the data set's class count")
 
     @field_validator("name")
     @classmethod
@@ -136,7 +137,7 @@ class KernelRegularization(Section):
 
 class EarlyStopping(Section):
     monitor: str = "val_loss"
-    patience: NonNegativeInt = 5
+    patience: Annotated[int, Field(ge=0, le=1_000_000)] = 5
     min_delta: NonNegativeFloat = 0.0
     restore_best_weights: bool = True
 
@@ -192,11 +193,11 @@ class OptimizerSection(Section):
 
 class ScheduleSection(Section):
     name: str = "constant"
-    warmup_epochs: NonNegativeInt | None = None
-    step_size: PositiveInt | None = None
+    warmup_epochs: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    step_size: Count | None = None
     factor: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     alpha: Fraction | None = None
-    patience: NonNegativeInt | None = None
+    patience: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     monitor: str | None = None
     min_lr: NonNegativeFloat | None = None
 
@@ -219,7 +220,7 @@ class EvalSection(Section):
 
 
 class TrainSection(Section):
-    epochs: PositiveInt = 10
+    epochs: Count = 10
     seed: NonNegativeInt | None = 0
     deterministic: bool = Field(False, description="deterministic TensorFlow ops (slower)")
     loss: str = "cross_entropy"
@@ -238,8 +239,8 @@ class TrainSection(Section):
 class TrackingSection(Section):
     enabled: bool = True
     uri: str | None = Field(None, description="MLflow tracking URI; else MLFLOW_TRACKING_URI, else the local store")
-    experiment: str = "kerasnets"
-    run_name: str | None = None
+    experiment: Annotated[str, Field(min_length=1, max_length=250)] = "kerasnets"
+    run_name: Annotated[str, Field(min_length=1, max_length=250)] | None = None
     log_model: bool = Field(True, description="log the trained model as an MLflow model")
     tags: dict[str, str] = Field(default_factory=dict)
 

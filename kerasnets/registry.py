@@ -18,11 +18,12 @@ class UnknownNameError(KeyError):
 
     @property
     def suggestions(self) -> list[str]:
-        return difflib.get_close_matches(str(self.name), self.choices, n=3, cutoff=0.6)
+        return difflib.get_close_matches(str(self.name)[:200], self.choices, n=3, cutoff=0.6)
 
     @property
     def message(self) -> str:
-        text = f"unknown {self.kind} {self.name!r}."
+        shown = repr(self.name) if len(repr(self.name)) <= 60 else repr(self.name)[:57] + "..."
+        text = f"unknown {self.kind} {shown}."
         if self.suggestions:
             text += f" Did you mean {self.suggestions[0]!r}?"
         else:

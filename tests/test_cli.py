@@ -58,7 +58,7 @@ def test_validate_reports_each_file(tmp_path, capsys):
     assert main(["validate", str(ROOT / "recipes" / "digits_lenet5.yaml")]) == 0
     assert main(["validate", str(ROOT / "recipes" / "digits_lenet5.yaml"), str(bad)]) == 2
     captured = capsys.readouterr()
-    assert "ok" in captured.out and "train.epochs: expected a number greater than 0, got -1" in captured.err
+    assert "ok" in captured.out and "train.epochs: expected a number of at least 1, got -1" in captured.err
 
 
 def test_schema_is_json(capsys):

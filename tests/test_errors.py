@@ -59,8 +59,8 @@ def test_out_of_range_and_wrong_types(write_recipe):
     path = write_recipe("train: {epochs: 0}\ndata: {batch_size: -4, validation_split: 1.5}\n")
     assert problems(path) == [
         "data.validation_split: expected a number less than 1.0, got 1.5",
-        "data.batch_size: expected a positive integer or 'full'",
-        "train.epochs: expected a number greater than 0, got 0",
+        "data.batch_size: expected an integer from 1 to 10,000,000 or 'full'",
+        "train.epochs: expected a number of at least 1, got 0",
     ]
 
 
