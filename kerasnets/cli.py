@@ -60,7 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run(recipe, data_dir=args.data_dir, recipe_path=args.recipe, echo=console.print)
     from kerasnets.tracking import tracking_uri
 
-    console.print(f"[bold green]test accuracy {result.test_accuracy:.4f}[/]")
+    headline = {k: v for k, v in result.metrics.items() if k != "test_loss"} or result.metrics
+    if headline:
+        key, value = next(iter(headline.items()))
+        console.print(f"[bold green]{key.replace('_', ' ')} {value:.4f}[/]")
     if result.run_id:
         uri = tracking_uri(recipe.tracking.uri if recipe else None)
         console.print(f"MLflow run [bold]{result.run_id}[/] (experiment id {result.experiment_id})")

@@ -61,3 +61,43 @@ def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names:
     ax.set_title(f"confusion matrix (accuracy {accuracy:.4f})")
     fig.tight_layout()
     return fig
+
+
+def _show(ax, image: np.ndarray) -> None:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    ax.imshow(image.astype(np.uint8), cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+    ax.axis("off")
+
+
+def image_rows(rows: Sequence[tuple[str, np.ndarray]], title: str = ""):
+    """One row of images per (label, images 0..255) pair: input / noisy / output, etc."""
+    plt = _pyplot()
+    cols = max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.3 * cols, 1.45 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(cols):
+            axes[r, c].axis("off")
+            if c < len(images):
+                _show(axes[r, c], images[c])
+        axes[r, 0].set_title(label, fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: np.ndarray, title: str = ""):
+    """A square grid of images (0..255)."""
+    plt = _pyplot()
+    side = int(np.ceil(np.sqrt(len(images))))
+    fig, axes = plt.subplots(side, side, figsize=(1.1 * side, 1.1 * side), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image in zip(axes.flat, images, strict=False):
+        _show(ax, image)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -10,6 +10,8 @@ import numpy as np
 def label_text(target: np.ndarray, class_names: Sequence[str]) -> str:
     """``'cat'`` for a hard label; ``'cat 0.70 / dog 0.30'`` for a mixed one."""
     target = np.asarray(target)
+    if target.ndim > 1:  # an image or a mask: no label to print
+        return ""
     if target.ndim == 0:
         return class_names[int(target)]
     top = np.argsort(target)[::-1][:2]

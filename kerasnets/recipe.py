@@ -87,6 +87,8 @@ class DataSection(Section):
     limit: Count | None = Field(None, description="use at most this many training examples")
     seed: NonNegativeInt = Field(0, description="seed of the train/validation/test split (fixed across train.seed)")
     options: dict[str, Any] = Field(default_factory=dict, description="options of the data set's loader")
+    layout: Literal["image", "rows", "pixels"] = Field(
+        "image", description="model input: images, rows as time steps (H, W*C), or pixel by pixel (H*W, C)")
 
     @field_validator("dataset")
     @classmethod
@@ -128,6 +130,19 @@ class ModelSection(Section):
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+TASK_NAMES = ("classify", "reconstruct", "denoise", "generate", "segment", "sequence")
+
+
+class TaskSection(Section):
+    name: Literal["classify", "reconstruct", "denoise", "generate", "segment", "sequence"] = Field(
+        "classify", description="what the model learns: labels, its input back, a clean input from a corrupted "
+        "one, new images (GAN), per-pixel classes, or a sequence's class")
+    noise: Literal["gaussian", "salt_pepper", "masking"] = Field(
+        "gaussian", description="denoise: how inputs are corrupted (on the fly, per batch)")
+    noise_level: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.5, description="denoise: std of gaussian noise (in standardised units) or share of pixels hit")
 
 
 class KernelRegularization(Section):
@@ -250,6 +265,7 @@ class Recipe(Section):
     training and tracking."""
 
     description: str = ""
+    task: TaskSection = Field(default_factory=TaskSection)
     data: DataSection = Field(default_factory=DataSection)
     model: ModelSection = Field(default_factory=ModelSection)
     augment: list[dict[str, dict[str, Any] | None]] = Field(
@@ -285,6 +301,13 @@ class Recipe(Section):
     def _consistent(self) -> Recipe:
         if self.optimizer.name == "gd" and self.data.batch_size != "full":
             raise ValueError("optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'")
+        task = self.task.name
+        if task == "sequence" and self.data.layout == "image":
+            raise ValueError("task 'sequence' reads images as sequences: set data.layout to 'rows' or 'pixels'")
+        if task != "classify" and (self.augment_batch or self.eval.tta != "none"):
+            raise ValueError(f"augment_batch and eval.tta apply to classification, not to task {task!r}")
+        if task == "segment" and self.augment:
+            raise ValueError("augment changes image geometry without the masks: not available for task 'segment'")
         return self
 
     def flatten(self) -> dict[str, str]:

@@ -46,7 +46,7 @@ class Splits:
 def _stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
     from sklearn.model_selection import train_test_split
 
-    stratify = y if np.bincount(y).min() >= 2 else None
+    stratify = y if y.ndim == 1 and np.bincount(y).min() >= 2 else None  # masks: a plain split
     return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
 
 
@@ -66,6 +66,23 @@ def resize_images(x: np.ndarray, size: tuple[int, int] | None, method: str) -> n
     chunks = [tf.image.resize(x[i:i + 4096].astype(np.float32), size, antialias=True).numpy()
               for i in range(0, len(x), 4096)]
     return np.concatenate(chunks)
+
+
+def resize_masks(y: np.ndarray, size: tuple[int, int] | None, method: str) -> np.ndarray:
+    """Per-pixel label masks follow their images: nearest-neighbour resize or zero padding."""
+    if y.ndim == 1 or size is None or tuple(y.shape[1:3]) == tuple(size):
+        return y
+    if method == "pad":
+        return resize_images(y[..., None], size, "pad")[..., 0]
+    rows = (np.arange(size[0]) * y.shape[1] / size[0]).astype(int)
+    cols = (np.arange(size[1]) * y.shape[2] / size[1]).astype(int)
+    return y[:, rows][:, :, cols]
+
+
+def layout_shape(image_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """The model's input shape for a data layout: images, rows as time steps, or pixels."""
+    height, width, channels = image_shape
+    return {"image": image_shape, "rows": (height, width * channels), "pixels": (height * width, channels)}[layout]
 
 
 def convert_channels(x: np.ndarray, channels: int | None) -> np.ndarray:
@@ -109,7 +126,7 @@ def prepare(raw: RawData, data: Any) -> Splits:
         mean, std = np.zeros(channels), np.full(channels, 255.0)
     else:
         mean, std = np.zeros(channels), np.ones(channels)
-    labels = (lambda v: None if v is None else v.astype(np.int32))
+    labels = (lambda v: None if v is None else resize_masks(v, size, data.resize).astype(np.int32))
     return Splits(x, labels(y), x_val, labels(y_val), x_test, labels(y_test), list(raw.class_names),
                   raw.source, [float(m) for m in mean], [float(s) for s in std])
 
@@ -124,14 +141,17 @@ def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int | None,
                  num_classes: int, one_hot: bool, mean: list[float], std: list[float], outputs: int = 1,
-                 augmenter=None, mixers: list[tuple[Any, dict[str, Any]]] = ()):
+                 augmenter=None, mixers: list[tuple[Any, dict[str, Any]]] = (), layout: str = "image",
+                 target_fn=None):
     """The input pipeline: shuffled index batches gather whole uint8 batches (as Keras does for
     arrays), the albumentations ``augmenter`` runs on whole batches in tf.data's parallel
     workers, then normalisation, one-hot labels and batch mixers (MixUp/CutMix) run in graph.
 
     The arrays travel as a dataset element, not as graph constants (tf.data's default graph
     rewrites would copy them every epoch). Each batch gets a seed from a reproducible stream
-    that changes every epoch, so augmentation is deterministic for a given recipe seed."""
+    that changes every epoch, so augmentation is deterministic for a given recipe seed.
+    ``layout`` reshapes images into sequences; ``target_fn(images, targets, seed)`` turns a
+    batch into (inputs, targets) for tasks other than classification."""
     import tensorflow as tf
 
     indices = tf.data.Dataset.range(len(y))
@@ -155,6 +175,10 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
             target = tf.one_hot(target, num_classes)
         for mixer, options in mixers:
             images, target = mixer(images, target, batch_seed, **options)
+        if target_fn is not None:
+            images, target = target_fn(images, target, batch_seed)
+        if layout != "image":
+            images = tf.reshape(images, (-1, *layout_shape(tuple(image_shape), layout)))
         if outputs > 1:
             target = tuple([target] * outputs)
         return images, target

@@ -37,8 +37,8 @@ AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2014)
 class RunResult:
     """What a run produced: figures, the trained (inference) model and where it is logged."""
 
-    test_loss: float
-    test_accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
     history: dict[str, list[float]]
     params: int
     seconds_per_epoch: float
@@ -49,6 +49,7 @@ class RunResult:
     experiment_id: str | None = None
     epoch_seconds: list[float] = field(default_factory=list)
     test_accuracy_tta: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class _NoTracker:
@@ -75,8 +76,8 @@ class StopOnNaN(keras.callbacks.Callback):
         self.epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        losses = [v for k, v in (logs or {}).items() if k == "loss" or k.endswith("_loss") and "val" not in k]
+        if any(not math.isfinite(float(v)) for v in losses):
             self.epoch = epoch + 1
             self.model.stop_training = True
 
@@ -126,20 +127,13 @@ def make_loss(recipe: Recipe) -> tuple[keras.losses.Loss, bool]:
 
 
 def compile_model(model: keras.Model, recipe: Recipe, runtime: Runtime, steps_per_epoch: int) -> tuple[bool, int]:
-    """Compile with the recipe's optimiser and loss; returns (one_hot, number of outputs)."""
-    loss, one_hot = make_loss(recipe)
-    outputs = len(model.outputs)
-    spe = max(1, min(runtime.steps_per_execution, steps_per_epoch))
-    if outputs == 1:
-        losses, weights, metrics = loss, None, ["accuracy"]
-    else:
-        names = [t._keras_history.operation.name for t in model.outputs]
-        losses = [loss] * outputs
-        weights = [1.0 if i == 0 else AUX_LOSS_WEIGHT for i in range(outputs)]
-        metrics = [["accuracy"]] + [[] for _ in names[1:]]
-    model.compile(optimizer=make_optimizer(recipe.optimizer), loss=losses, loss_weights=weights,
-                  metrics=metrics, jit_compile=runtime.jit_compile, steps_per_execution=spe)
-    return one_hot, outputs
+    """Compile for the recipe's task with its optimiser; returns (one-hot labels, number of outputs)."""
+    from kerasnets.train.tasks import TASKS
+
+    task = TASKS.get(recipe.task.name)(recipe)
+    task.compile(model, make_optimizer(recipe.optimizer), runtime.jit_compile,
+                 max(1, min(runtime.steps_per_execution, steps_per_epoch)))
+    return task.one_hot(), len(model.outputs)
 
 
 def inference_model(model: keras.Model) -> keras.Model:
@@ -174,12 +168,16 @@ class Pipelines:
 
 
 def make_pipelines(recipe: Recipe, splits: Splits, batch_size: int, one_hot: bool, outputs: int = 1,
-                   augmenter=None) -> Pipelines:
+                   augmenter=None, task=None) -> Pipelines:
     """Training (augmented, mixed, shuffled), validation and test (untouched) datasets."""
     from kerasnets.data.batch_mix import parse_steps
+    from kerasnets.train.tasks import TASKS
 
+    task = task or TASKS.get(recipe.task.name)(recipe)
+    mean, std = task.stats(splits)
     common = {"batch_size": batch_size, "seed": recipe.train.seed, "num_classes": splits.num_classes,
-              "one_hot": one_hot, "mean": splits.mean, "std": splits.std}
+              "one_hot": one_hot, "mean": mean, "std": std, "layout": recipe.data.layout,
+              "target_fn": task.target_fn(splits)}
     train = make_dataset(splits.x_train, splits.y_train, shuffle=True, outputs=outputs, augmenter=augmenter,
                          mixers=parse_steps(recipe.augment_batch), **common)
     validation = None
@@ -190,11 +188,14 @@ def make_pipelines(recipe: Recipe, splits: Splits, batch_size: int, one_hot: boo
 
 
 def preview_batch(recipe: Recipe, splits: Splits, count: int = 32, augmenter=None):
-    """One training batch of ``count`` samples as the model sees them: (images, targets)."""
-    one_hot = make_loss(recipe)[1]
-    pipelines = make_pipelines(recipe, splits, count, one_hot, augmenter=augmenter)
+    """One training batch of ``count`` samples as the model sees them: (images, targets),
+    with sequences shown as the images they were read from."""
+    from kerasnets.train.tasks import TASKS
+
+    task = TASKS.get(recipe.task.name)(recipe)
+    pipelines = make_pipelines(recipe, splits, count, task.one_hot(), augmenter=augmenter, task=task)
     images, targets = next(iter(pipelines.train))
-    return images.numpy(), targets.numpy()
+    return images.numpy().reshape(-1, *splits.input_shape), targets.numpy()
 
 
 def _throughput(seconds: list[float], images: int) -> tuple[float, float]:
@@ -259,19 +260,24 @@ def run(
 
 
 def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augmenter=None) -> RunResult:
+    from kerasnets.train.tasks import TASKS
+
+    task = TASKS.get(recipe.task.name)(recipe)
     n_train = len(splits.y_train)
     batch_size = _batch_size(recipe, n_train)
     steps_per_epoch = math.ceil(n_train / batch_size)
+    input_shape = task.input_shape(splits)
     resumed = bool(getattr(tracker, "resumed", False))
     if not resumed:
         tracker.log_params({**recipe.flatten(), "resolved.batch_size": str(batch_size),
                             "resolved.device": runtime.device, "data.source": splits.source,
                             **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
-                            "data.input_shape": str(list(splits.input_shape))})
+                            "data.input_shape": str(list(input_shape))})
         tracker.log_text(recipe.to_yaml(), "recipe.yaml")
 
-    model = build_model(recipe, splits.input_shape, splits.num_classes, recipe.train.seed)
-    one_hot, outputs = compile_model(model, recipe, runtime, steps_per_epoch)
+    model = build_model(recipe, input_shape, splits.num_classes, recipe.train.seed)
+    task.compile(model, make_optimizer(recipe.optimizer), runtime.jit_compile,
+                 max(1, min(runtime.steps_per_execution, steps_per_epoch)))
     params = int(model.count_params())
     folder = checkpoint_dir(tracker.artifact_uri, tracker.run_id) if tracker.run_id else None
     state = restore(model, folder) if resumed and folder else None
@@ -281,56 +287,46 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
         echo(f"resuming run {tracker.run_id} after epoch {len(prior)} of {recipe.train.epochs}")
     else:
         tracker.log_text(model_summary_text(model), "model_summary.txt")
-    echo(f"{recipe.model.name}: {params:,} parameters; {recipe.data.dataset} "
-         f"{splits.sizes()} at {splits.input_shape}; {runtime.device}, batch {batch_size}")
+    echo(f"{recipe.model.name} ({recipe.task.name}): {params:,} parameters; {recipe.data.dataset} "
+         f"{splits.sizes()} at {input_shape}; {runtime.device}, batch {batch_size}")
 
-    pipelines = make_pipelines(recipe, splits, batch_size, one_hot, outputs, augmenter)
+    outputs = len(model.outputs) if recipe.task.name in ("classify", "sequence") else 1
+    pipelines = make_pipelines(recipe, splits, batch_size, task.one_hot(), outputs, augmenter, task)
     _log_preview(tracker, recipe, splits, augmenter)
     timer, nan_guard = EpochTimer(), StopOnNaN()
-    callbacks: list[keras.callbacks.Callback] = [timer, nan_guard]
-    if outputs > 1:
-        callbacks.insert(0, AliasMainOutput(model.outputs[0]._keras_history.operation.name))
+    callbacks: list[keras.callbacks.Callback] = [*task.callbacks(model, tracker, splits), timer, nan_guard]
     callbacks.append(schedule_callback(recipe.schedule, recipe.optimizer.learning_rate, recipe.train.epochs))
     stopping = recipe.regularization.early_stopping
     if stopping is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
             restore_best_weights=stopping.restore_best_weights,
-            mode="max" if "acc" in stopping.monitor else "min"))
+            mode="max" if "acc" in stopping.monitor or "iou" in stopping.monitor else "min"))
     if folder is not None:
         callbacks.append(RunCheckpoint(folder, prior))  # before the metrics: see _relog_missing_epochs
     if tracker.run_id:
         callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    fit = model.fit(pipelines.train, validation_data=pipelines.validation, epochs=recipe.train.epochs, shuffle=False,
-                    callbacks=callbacks, verbose=verbose, initial_epoch=len(prior))
+    fit = model.fit(pipelines.train, validation_data=task.validation(pipelines), epochs=recipe.train.epochs,
+                    shuffle=False, callbacks=callbacks, verbose=verbose, initial_epoch=len(prior))
     history = _merge_history(prior, fit.history)
     if nan_guard.epoch is not None:
         raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {nan_guard.epoch}")
 
-    net = inference_model(model)
-    if net is not model:
-        net.compile(loss=make_loss(recipe)[0], metrics=["accuracy"])
-    test_loss, test_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
-    predictions = np.argmax(net.predict(pipelines.test, verbose=0), axis=-1)
+    net = task.inference(model)
+    metrics = task.evaluate(net, pipelines, splits, batch_size)
     seconds_per_epoch, images_per_second = _throughput(timer.seconds, n_train)
-    final = {"test_loss": test_loss, "test_accuracy": test_accuracy, "params": params,
-             "seconds_per_epoch": seconds_per_epoch, "images_per_second": images_per_second,
-             "epochs_completed": len(timer.seconds)}
-    test_accuracy_tta = None
-    if recipe.eval.tta != "none":
-        test_accuracy_tta = evaluate_tta(net, splits, recipe.eval.tta, recipe.eval.crop_fraction, batch_size)
-        final["test_accuracy_tta"] = test_accuracy_tta
-        echo(f"test accuracy with {recipe.eval.tta} TTA {test_accuracy_tta:.4f}")
+    final = {**metrics, "params": params, "seconds_per_epoch": seconds_per_epoch,
+             "images_per_second": images_per_second, "epochs_completed": len(timer.seconds)}
     tracker.log_metrics(final)
-    _log_artifacts(tracker, recipe, net, history, splits, predictions)
+    _log_artifacts(tracker, recipe, net, history, task.figures(net, splits) if tracker.run_id else [], splits)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)  # finished: the logged model supersedes it
-    echo(f"test accuracy {test_accuracy:.4f}, test loss {test_loss:.4f}; "
-         f"{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
-    return RunResult(test_loss, test_accuracy, history, params, seconds_per_epoch, images_per_second,
-                     net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id, list(timer.seconds),
-                     test_accuracy_tta)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    echo(f"{shown}{'; ' if shown else ''}{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
+    return RunResult(metrics.get("test_loss"), metrics.get("test_accuracy"), history, params, seconds_per_epoch,
+                     images_per_second, net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id,
+                     list(timer.seconds), metrics.get("test_accuracy_tta"), metrics)
 
 
 def _merge_history(prior: list[dict[str, float]], new: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -403,21 +399,19 @@ def _log_preview(tracker, recipe: Recipe, splits: Splits, augmenter) -> None:
     plt.close(figure)
 
 
-def _log_artifacts(tracker, recipe: Recipe, model, history, splits: Splits, predictions) -> None:
+def _log_artifacts(tracker, recipe: Recipe, model, history, figures, splits: Splits) -> None:
     if not tracker.run_id:
         return
     import json
 
     import matplotlib.pyplot as plt
 
-    from kerasnets.plots import confusion_matrix_figure, learning_curves
+    from kerasnets.plots import learning_curves
 
     tracker.log_text(json.dumps(package_versions(), indent=2), "versions.json")
     tracker.log_text(json.dumps({"class_names": splits.class_names, "mean": splits.mean, "std": splits.std},
                                 indent=2), "data.json")
-    for figure, name in ((learning_curves(history), "learning_curves.png"),
-                         (confusion_matrix_figure(splits.y_test, predictions, splits.class_names),
-                          "confusion_matrix.png")):
+    for figure, name in [(learning_curves(history), "learning_curves.png"), *figures]:
         tracker.log_figure(figure, name)
         plt.close(figure)
     with tempfile.TemporaryDirectory() as tmp:
