@@ -332,7 +332,7 @@ def _raise_option_problems(problems: list[tuple[str, str, Any]], prefix: str = "
 
 
 def _raise_unused(section: BaseModel, allowed: tuple[str, ...], kind: str, always: tuple[str, ...]) -> None:
-    name = getattr(section, "name")
+    name = section.name
     problems = [
         (key, f"not an option of {kind} {name!r}. Valid: {', '.join(allowed) or 'none'}", None)
         for key, value in section

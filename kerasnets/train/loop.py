@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import sys
-import math
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,14 @@ from kerasnets.data.pipeline import Splits, load_splits, make_dataset
 from kerasnets.errors import TrainingDiverged
 from kerasnets.models import build
 from kerasnets.recipe import Recipe
-from kerasnets.tracking import Tracker, check_store, git_commit, package_versions, sigterm_as_interrupt, tracking_uri
+from kerasnets.tracking import (
+    Tracker,
+    check_store,
+    git_commit,
+    package_versions,
+    sigterm_as_interrupt,
+    tracking_uri,
+)
 from kerasnets.train.callbacks import EpochTimer, MlflowMetrics
 from kerasnets.train.checkpoint import RunCheckpoint, checkpoint_dir, restore
 from kerasnets.train.components import LOSSES
