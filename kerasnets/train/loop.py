@@ -301,7 +301,8 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
     _log_preview(tracker, recipe, splits, augmenter)
     timer, nan_guard = EpochTimer(), StopOnNaN()
     callbacks: list[keras.callbacks.Callback] = [*task.callbacks(model, tracker, splits), timer, nan_guard]
-    callbacks.append(schedule_callback(recipe.schedule, recipe.optimizer.learning_rate, recipe.train.epochs))
+    if getattr(model, "optimizer", None) is not None:  # a GAN keeps its two optimizers to itself
+        callbacks.append(schedule_callback(recipe.schedule, recipe.optimizer.learning_rate, recipe.train.epochs))
     stopping = recipe.regularization.early_stopping
     if stopping is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
