@@ -103,6 +103,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from kerasnets.tuning.session import SweepStopped, run_worker, tune
+
+    console, overrides = _console(), list(args.set or [])
+    if args.worker:
+        run_worker(args.sweep, overrides, max_trials=args.max_trials, data_dir=args.data_dir,
+                   echo=console.print)
+        return 0
+    try:
+        result = tune(args.sweep, overrides, max_trials=args.max_trials, restart=args.restart,
+                      workers=args.workers, data_dir=args.data_dir, echo=console.print)
+    except SweepStopped as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False, style="red", soft_wrap=True)
+        return 1
+    done = sum(row["status"] == "COMPLETED" for row in result.trials)
+    console.print(f"[bold]{done} of {len(result.trials)} trials completed[/]; "
+                  f"parent run {result.parent_run_id}")
+    if result.best:
+        best = result.best
+        console.print(f"[bold green]best: trial {best['number']}, objective {best['objective']:.4f}[/]")
+        console.print(f"  best recipe: {result.best_recipe}  (kerasnets run {result.best_recipe})",
+                      soft_wrap=True)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -179,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("validate", cmd_validate, "check recipe files without running them")
     p.add_argument("recipes", nargs="+", metavar="RECIPE")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+
+    p = add("tune", cmd_tune, "run a hyperparameter sweep (continues an interrupted one)")
+    p.add_argument("sweep", help="sweep YAML file (tuning/*.yaml)")
+    p.add_argument("--max-trials", type=int, help="override the sweep's max_trials")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a base recipe key (repeatable)")
+    p.add_argument("--restart", action="store_true", help="start afresh: new parent run, tuner state wiped")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
+    p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
 
     add("schema", cmd_schema, "print the recipe JSON Schema")
     add("models", cmd_models, "list the registered models")

@@ -1,0 +1,232 @@
+"""``tune(sweep_path)``: one sweep from start, or from where it was interrupted, to its report.
+
+State lives beside the tracking store: ``<store dir>/tuning/<sweep name>/`` holds keras-tuner's
+oracle and trial files and ``sweep.json`` (the parent run id and the sweep's fingerprint). Run
+again, the same command continues the same parent run; ``restart=True`` wipes the state and
+opens a new parent run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kerasnets.errors import KerasnetsError
+from kerasnets.recipe import Recipe
+from kerasnets.tracking import check_store, sigterm_as_interrupt, tracking_uri
+from kerasnets.tuning.sweep import Sweep, load_sweep
+
+STATE_FILE = "sweep.json"
+
+
+class SweepStopped(KerasnetsError):
+    """Too many trials failed in a row (the CLI exits 1)."""
+
+
+@dataclass
+class SweepResult:
+    parent_run_id: str
+    state_dir: Path
+    trials: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    best_recipe: Path | None
+
+
+def state_dir(uri: str, name: str) -> Path:
+    """``<folder of the SQLite store>/tuning/<name>``; ``mlruns/tuning/<name>`` for other stores."""
+    root = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else Path("mlruns")
+    return root / "tuning" / name
+
+
+def _read_state(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def prepare(sweep: Sweep, *, restart: bool = False):
+    """Open (or reopen) the sweep's parent run and its state folder; returns (records, folder)."""
+    from kerasnets.tuning.records import SweepRecords
+
+    base = Recipe.model_validate(sweep.base)
+    uri = tracking_uri(base.tracking.uri)
+    check_store(uri)
+    folder = state_dir(uri, sweep.name)
+    state = _read_state(folder)
+    records = SweepRecords(uri, base.tracking.experiment)
+    if restart:
+        records.kill_stale_parent(state.get("parent_run_id"))
+        shutil.rmtree(folder, ignore_errors=True)
+        state = {}
+    elif state and state.get("fingerprint") != sweep.fingerprint():
+        raise KerasnetsError(
+            f"{folder} holds the state of a different version of sweep {sweep.name!r} "
+            f"(its base recipe, space, tuner or objective changed): run with --restart "
+            "to start afresh"
+        )
+    objective = sweep.file.objective
+    tags = {
+        "sweep.file": str(sweep.path),
+        "sweep.name": sweep.name,
+        "sweep.tuner": sweep.file.tuner.name,
+        "sweep.objective": f"{objective.name} ({objective.mode})",
+        "recipe": str(sweep.recipe_path),
+        "kerasnets.kind": "sweep",
+    }
+    params = {
+        "sweep.tuner": sweep.file.tuner.name,
+        "sweep.objective": objective.name,
+        "sweep.direction": objective.mode,
+        "sweep.executions_per_trial": sweep.file.executions_per_trial,
+        **{
+            f"space.{k}": json.dumps(v.model_dump(exclude_none=True), default=str)
+            for k, v in sweep.space.items()
+        },
+    }
+    records.open_parent(state.get("parent_run_id"), sweep.name, tags, params)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / STATE_FILE).write_text(
+        json.dumps(
+            {
+                "parent_run_id": records.parent_run_id,
+                "fingerprint": sweep.fingerprint(),
+                "sweep_file": str(sweep.path),
+                "tuner": sweep.file.tuner.name,
+                "tracking_uri": uri,
+            },
+            indent=2,
+        )
+    )
+    return records, folder
+
+
+def make_tuner(
+    sweep: Sweep,
+    records,
+    folder: Path,
+    *,
+    max_trials: int | None = None,
+    data_dir: str | None = None,
+    echo: Callable[[str], None] = print,
+):
+    import contextlib
+    import io
+    import logging
+
+    from kerasnets.tuning.oracles import make_oracle
+    from kerasnets.tuning.tuner import SweepTuner
+
+    logging.getLogger("tensorflow").setLevel(
+        logging.ERROR
+    )  # retracing notes: one model per trial is the point
+    with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner's "Reloading Tuner from ..."
+        return SweepTuner(
+            sweep,
+            make_oracle(sweep, max_trials),
+            records,
+            directory=str(folder.parent),
+            data_dir=data_dir,
+            echo=echo,
+        )
+
+
+def tune(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    max_trials: int | None = None,
+    restart: bool = False,
+    workers: int = 1,
+    data_dir: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> SweepResult:
+    """Run (or continue) the sweep in ``path``; returns its trials and best recipe.
+
+    Raises ``SweepStopped`` when ``max_consecutive_failures`` trials failed in a row (the
+    parent run ends FAILED); Ctrl-C or SIGTERM ends the parent KILLED, and the same call
+    later continues it.
+    """
+    sweep = load_sweep(path, overrides)
+    records, folder = prepare(sweep, restart=restart)
+    echo(
+        f"sweep {sweep.name}: {sweep.file.tuner.name} search, {max_trials or sweep.file.max_trials} trials "
+        f"on {sweep.file.objective.name} ({sweep.file.objective.mode}); parent run {records.parent_run_id}"
+    )
+    echo(f"  state: {folder}")
+    try:
+        with sigterm_as_interrupt():
+            if workers > 1:
+                from kerasnets.tuning.workers import run_with_workers
+
+                oracle = run_with_workers(
+                    sweep,
+                    records,
+                    folder,
+                    workers,
+                    overrides or [],
+                    max_trials=max_trials,
+                    data_dir=data_dir,
+                    echo=echo,
+                )
+            else:
+                tuner = make_tuner(
+                    sweep, records, folder, max_trials=max_trials, data_dir=data_dir, echo=echo
+                )
+                tuner.search(verbose=0)
+                oracle = tuner.oracle
+    except KeyboardInterrupt:
+        records.end_parent("KILLED")
+        raise
+    except BaseException as exc:
+        records.end_parent("FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+    from kerasnets.tuning.report import write_report
+
+    result = write_report(sweep, oracle, records, folder)
+    if oracle.stopped_by_failures:
+        records.end_parent("FAILED", oracle.stopped_by_failures)
+        raise SweepStopped(
+            f"sweep {sweep.name} stopped: {oracle.stopped_by_failures}. "
+            f"Fix the cause and run the same command to continue (parent run {records.parent_run_id})"
+        )
+    records.end_parent("FINISHED")
+    return result
+
+
+def run_worker(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    max_trials: int | None = None,
+    data_dir: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """One worker of a ``--workers N`` sweep (env KERASTUNER_TUNER_ID/ORACLE_IP/ORACLE_PORT set)."""
+    sweep = load_sweep(path, overrides)
+    from kerasnets.tuning.records import SweepRecords
+
+    base = Recipe.model_validate(sweep.base)
+    uri = tracking_uri(base.tracking.uri)
+    folder = state_dir(uri, sweep.name)
+    state = _read_state(folder)
+    if not state.get("parent_run_id"):
+        raise KerasnetsError(f"no sweep state in {folder}: start workers with `kerasnets tune --workers N`")
+    records = SweepRecords(uri, base.tracking.experiment)
+    records.parent_run_id = state["parent_run_id"]
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "worker")
+    with sigterm_as_interrupt():
+        tuner = make_tuner(
+            sweep,
+            records,
+            folder,
+            max_trials=max_trials,
+            data_dir=data_dir,
+            echo=lambda line: echo(f"[dim]{tuner_id}[/] {line}"),
+        )
+        tuner.search(verbose=0)
