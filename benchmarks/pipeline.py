@@ -15,6 +15,7 @@ import argparse
 import os
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -24,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = [
     {"Affine": {"scale": [0.9, 1.1], "rotate": [-15, 15], "translate_percent": [-0.1, 0.1], "p": 1.0}},
     {"ColorJitter": {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.05, "p": 1.0}},
-    {"CoarseDropout": {"num_holes_range": [1, 4], "hole_height_range": [0.1, 0.25],
-                       "hole_width_range": [0.1, 0.25], "p": 1.0}},
+    {
+        "CoarseDropout": {
+            "num_holes_range": [1, 4],
+            "hole_height_range": [0.1, 0.25],
+            "hole_width_range": [0.1, 0.25],
+            "p": 1.0,
+        }
+    },
 ]
 
 
@@ -50,7 +57,9 @@ def naive_dataset(x, y, steps, batch_size, mean, std, seed=0):
     mean_t, std_t = tf.constant(mean, tf.float32), tf.constant(std, tf.float32)
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32))).shuffle(len(y), seed=seed)
     ds = ds.map(one, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-    ds = ds.map(lambda im, lb: ((tf.cast(im, tf.float32) - mean_t) / std_t, lb), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        lambda im, lb: ((tf.cast(im, tf.float32) - mean_t) / std_t, lb), num_parallel_calls=tf.data.AUTOTUNE
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -59,8 +68,18 @@ def ours_dataset(x, y, steps, batch_size, mean, std, seed=0):
     from kerasnets.data.pipeline import make_dataset
 
     augmenter = BatchAugmenter(steps) if steps else None
-    return make_dataset(x, y, batch_size, shuffle=True, seed=seed, num_classes=int(y.max()) + 1, one_hot=False,
-                        mean=mean, std=std, augmenter=augmenter)
+    return make_dataset(
+        x,
+        y,
+        batch_size,
+        shuffle=True,
+        seed=seed,
+        num_classes=int(y.max()) + 1,
+        one_hot=False,
+        mean=mean,
+        std=std,
+        augmenter=augmenter,
+    )
 
 
 def pipeline_rate(ds, n: int, repeats: int = 2) -> float:
@@ -80,15 +99,20 @@ def training_rate(model_name, ds, input_shape, num_classes, n, epochs) -> float:
     import keras
 
     from kerasnets.models import build
+    from kerasnets.recipe import TrainSection
     from kerasnets.train.callbacks import EpochTimer
     from kerasnets.train.runtime import resolve_runtime
-    from kerasnets.recipe import TrainSection
 
     runtime = resolve_runtime(TrainSection())
     keras.utils.set_random_seed(0)
     model = build(model_name, input_shape, num_classes)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=runtime.jit_compile, steps_per_execution=runtime.steps_per_execution)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=runtime.jit_compile,
+        steps_per_execution=runtime.steps_per_execution,
+    )
     timer = EpochTimer()
     model.fit(ds, epochs=epochs, callbacks=[timer], verbose=0)
     return n / statistics.median(timer.seconds[1:])
@@ -131,10 +155,12 @@ def main() -> None:
     from kerasnets.models import names
 
     scale = 4 if args.quick else 1
-    cases = [("mnist", "lenet5", "mnist_distortions", 60000 // scale, 128),
-             ("cifar", "resnet20", "cifar_standard", 20000 // scale, 128),
-             ("heavy32", None, None, 20000 // scale, 128),
-             ("heavy224", None, None, 2000 // scale, 64)]
+    cases = [
+        ("mnist", "lenet5", "mnist_distortions", 60000 // scale, 128),
+        ("cifar", "resnet20", "cifar_standard", 20000 // scale, 128),
+        ("heavy32", None, None, 20000 // scale, 128),
+        ("heavy224", None, None, 2000 // scale, 64),
+    ]
     print(f"{os.cpu_count()} CPU cores; images/s (median of steady passes)")
     header = f"{'case':42s} {'none':>9s} {'naive':>9s} {'ours':>9s}  ours/naive  ours/none"
     print(header)
@@ -142,23 +168,33 @@ def main() -> None:
         x, y, what = load_case(data_name, n)
         steps = fragment(steps_name) if steps_name else HEAVY
         mean, std = [127.5] * x.shape[-1], [64.0] * x.shape[-1]
-        builders = {"none": lambda: ours_dataset(x, y, [], batch, mean, std),
-                    "naive": lambda: naive_dataset(x, y, steps, batch, mean, std),
-                    "ours": lambda: ours_dataset(x, y, steps, batch, mean, std)}
+        builders = {
+            "none": partial(ours_dataset, x, y, [], batch, mean, std),
+            "naive": partial(naive_dataset, x, y, steps, batch, mean, std),
+            "ours": partial(ours_dataset, x, y, steps, batch, mean, std),
+        }
         label = f"{steps_name or 'heavy'} pipeline, {what}"
         rates = {k: pipeline_rate(make(), len(y)) for k, make in builders.items()}
-        print(f"{label:42s} {rates['none']:9,.0f} {rates['naive']:9,.0f} {rates['ours']:9,.0f}"
-              f"  {rates['ours'] / rates['naive']:9.2f}x {rates['ours'] / rates['none']:9.2f}x", flush=True)
+        print(
+            f"{label:42s} {rates['none']:9,.0f} {rates['naive']:9,.0f} {rates['ours']:9,.0f}"
+            f"  {rates['ours'] / rates['naive']:9.2f}x {rates['ours'] / rates['none']:9.2f}x",
+            flush=True,
+        )
         if model is None:
             continue
         if model not in names():
             print(f"  (training with {model} skipped: not registered)")
             continue
-        rates = {k: training_rate(model, make(), x.shape[1:], int(y.max()) + 1, len(y), args.epochs)
-                 for k, make in builders.items()}
+        rates = {
+            k: training_rate(model, make(), x.shape[1:], int(y.max()) + 1, len(y), args.epochs)
+            for k, make in builders.items()
+        }
         label = f"  training {model} on it"
-        print(f"{label:42s} {rates['none']:9,.0f} {rates['naive']:9,.0f} {rates['ours']:9,.0f}"
-              f"  {rates['ours'] / rates['naive']:9.2f}x {rates['ours'] / rates['none']:9.2f}x", flush=True)
+        print(
+            f"{label:42s} {rates['none']:9,.0f} {rates['naive']:9,.0f} {rates['ours']:9,.0f}"
+            f"  {rates['ours'] / rates['naive']:9.2f}x {rates['ours'] / rates['none']:9.2f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -49,24 +49,34 @@ def main() -> None:
     from kerasnets.tuning import tune
 
     rates = [round(0.0005 * 1.6**i, 6) for i in range(args.trials)]
-    base = {"data": {"dataset": "digits", "image_size": [32, 32], "batch_size": 32},
-            "model": {"name": "lenet5", "activation": "relu", "pooling": "max"},
-            "optimizer": {"name": "adam", "learning_rate": 0.001},
-            "train": {"epochs": args.epochs, "seed": 0, "verbose": 0},
-            "tracking": {"experiment": "overhead", "log_model": False}}
+    base = {
+        "data": {"dataset": "digits", "image_size": [32, 32], "batch_size": 32},
+        "model": {"name": "lenet5", "activation": "relu", "pooling": "max"},
+        "optimizer": {"name": "adam", "learning_rate": 0.001},
+        "train": {"epochs": args.epochs, "seed": 0, "verbose": 0},
+        "tracking": {"experiment": "overhead", "log_model": False},
+    }
     work = Path(tempfile.mkdtemp(prefix="tune-overhead-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work}/mlruns/mlflow.db"
     (work / "base.yaml").write_text(yaml.safe_dump(base))
-    sweep = {"recipe": "base.yaml", "objective": "val_accuracy", "tuner": "grid", "max_trials": args.trials,
-             "space": {"optimizer.learning_rate": {"type": "choice", "values": rates}}}
+    sweep = {
+        "recipe": "base.yaml",
+        "objective": "val_accuracy",
+        "tuner": "grid",
+        "max_trials": args.trials,
+        "space": {"optimizer.learning_rate": {"type": "choice", "values": rates}},
+    }
     splits = load_splits(validate(base, "base").data)
 
     def loop(tracked: bool) -> float:
         start = time.perf_counter()
         for rate in rates:
             keras.backend.clear_session()
-            data = {**base, "optimizer": {"name": "adam", "learning_rate": rate},
-                    "tracking": {**base["tracking"], "enabled": tracked}}
+            data = {
+                **base,
+                "optimizer": {"name": "adam", "learning_rate": rate},
+                "tracking": {**base["tracking"], "enabled": tracked},
+            }
             run(validate(data, "base"), splits=splits, echo=lambda line: None)
         return (time.perf_counter() - start) / len(rates)
 
@@ -89,10 +99,13 @@ def main() -> None:
     print(f"\nmedian seconds per trial ({args.trials} trials of {args.epochs} epochs, LeNet-5 on digits):")
     print(f"  plain loop (no tracking) {plain:.2f}")
     print(f"  loop.run, tracked        {tracked:.2f}  (+{tracked - plain:.2f} s: MLflow child run)")
-    print(f"  kerasnets tune           {swept_:.2f}  "
-          f"(+{swept_ - tracked:.2f} s: keras-tuner + parent run + report)")
-    print(f"  overhead of a sweep over the plain loop: {swept_ - plain:.2f} s per trial "
-          f"({swept_ / plain:.2f}x)")
+    print(
+        f"  kerasnets tune           {swept_:.2f}  "
+        f"(+{swept_ - tracked:.2f} s: keras-tuner + parent run + report)"
+    )
+    print(
+        f"  overhead of a sweep over the plain loop: {swept_ - plain:.2f} s per trial ({swept_ / plain:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,15 @@ def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names:
         threshold = matrix.max() / 2 if matrix.size else 0
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if matrix[i, j] > threshold else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)

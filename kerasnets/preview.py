@@ -20,8 +20,14 @@ def label_text(target: np.ndarray, class_names: Sequence[str]) -> str:
     return " / ".join(f"{class_names[int(i)]} {target[i]:.2f}" for i in top)
 
 
-def preview_figure(images: np.ndarray, targets: np.ndarray, class_names: Sequence[str],
-                   mean: Sequence[float], std: Sequence[float], title: str = ""):
+def preview_figure(
+    images: np.ndarray,
+    targets: np.ndarray,
+    class_names: Sequence[str],
+    mean: Sequence[float],
+    std: Sequence[float],
+    title: str = "",
+):
     """Undo the normalisation and draw the batch in a grid with each sample's label."""
     from kerasnets.plots import _pyplot
 
@@ -34,7 +40,9 @@ def preview_figure(images: np.ndarray, targets: np.ndarray, class_names: Sequenc
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, target in zip(axes.flat, pixels, targets, strict=False):
-        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)
+        ax.imshow(
+            image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None
+        )
         ax.set_title(label_text(target, class_names), fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)

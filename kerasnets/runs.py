@@ -57,23 +57,43 @@ def recent_runs(limit: int = 20, experiment: str | None = None, uri: str | None 
 def runs_table(limit: int = 20, experiment: str | None = None, uri: str | None = None):
     from rich.table import Table
 
-    table = Table(title="recent runs",
-                  caption="INTERRUPTED/KILLED runs continue with: kerasnets run --resume RUN_ID")
-    for column in ("run id", "name", "experiment", "model", "dataset", "test acc", "duration", "status", "started"):
+    table = Table(
+        title="recent runs", caption="INTERRUPTED/KILLED runs continue with: kerasnets run --resume RUN_ID"
+    )
+    for column in (
+        "run id",
+        "name",
+        "experiment",
+        "model",
+        "dataset",
+        "test acc",
+        "duration",
+        "status",
+        "started",
+    ):
         table.add_column(column, no_wrap=column in ("run id", "status", "test acc"))
     for run, exp_name in recent_runs(limit, experiment, uri):
         info, data = run.info, run.data
         accuracy = data.metrics.get("test_accuracy")
         status = displayed_status(run)
-        style = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan",
-                 "INTERRUPTED": "magenta"}.get(status, "")
+        style = {
+            "FINISHED": "green",
+            "FAILED": "red",
+            "KILLED": "yellow",
+            "RUNNING": "cyan",
+            "INTERRUPTED": "magenta",
+        }.get(status, "")
         table.add_row(
-            info.run_id[:12], info.run_name or "", exp_name,
+            info.run_id[:12],
+            info.run_name or "",
+            exp_name,
             data.params.get("model.name", data.tags.get("model", "")),
             data.params.get("data.dataset", data.tags.get("dataset", "")),
             "" if accuracy is None else f"{accuracy:.4f}",
             _duration(info.start_time, info.end_time),
             f"[{style}]{status}[/]" if style else status,
-            datetime.fromtimestamp(info.start_time / 1000).strftime("%Y-%m-%d %H:%M") if info.start_time else "",
+            datetime.fromtimestamp(info.start_time / 1000).strftime("%Y-%m-%d %H:%M")
+            if info.start_time
+            else "",
         )
     return table

@@ -29,8 +29,17 @@ log = logging.getLogger("kerasnets")
 
 STORE_DIR = Path("mlruns")
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
-PACKAGES = ("kerasnets", "tensorflow", "keras", "keras-tuner", "mlflow", "albumentations", "numpy",
-            "scikit-learn", "pydantic")
+PACKAGES = (
+    "kerasnets",
+    "tensorflow",
+    "keras",
+    "keras-tuner",
+    "mlflow",
+    "albumentations",
+    "numpy",
+    "scikit-learn",
+    "pydantic",
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -69,8 +78,10 @@ def check_store(uri: str) -> None:
     except OSError as exc:
         raise KerasnetsError(f"tracking store {uri} is not writable: {exc.strerror or exc}") from None
     if free < MIN_FREE_BYTES:
-        raise KerasnetsError(f"tracking store {uri} has only {free / 2**20:.0f} MB free "
-                             f"(at least {MIN_FREE_BYTES // 2**20} MB needed)")
+        raise KerasnetsError(
+            f"tracking store {uri} has only {free / 2**20:.0f} MB free "
+            f"(at least {MIN_FREE_BYTES // 2**20} MB needed)"
+        )
 
 
 def _artifact_location(uri: str, experiment: str) -> str | None:
@@ -96,7 +107,9 @@ def package_versions() -> dict[str, str]:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -175,8 +188,9 @@ def safe_folder_name(name: str) -> str:
 class Tracker:
     """One open MLflow run. Use as a context manager: the run ends FINISHED, FAILED or KILLED."""
 
-    def __init__(self, uri: str, experiment: str, run_name: str | None, tags: dict[str, str],
-                 run_id: str | None = None) -> None:
+    def __init__(
+        self, uri: str, experiment: str, run_name: str | None, tags: dict[str, str], run_id: str | None = None
+    ) -> None:
         import mlflow
 
         self.mlflow = mlflow
@@ -191,10 +205,16 @@ class Tracker:
         else:
             with store_lock(uri):
                 exp = self.client.get_experiment_by_name(experiment)
-                experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-                    experiment, artifact_location=_artifact_location(uri, experiment))
-            self.run = with_retries(mlflow.start_run, experiment_id=experiment_id, run_name=run_name,
-                                    tags={**tags, **owner})
+                experiment_id = (
+                    exp.experiment_id
+                    if exp
+                    else self.client.create_experiment(
+                        experiment, artifact_location=_artifact_location(uri, experiment)
+                    )
+                )
+            self.run = with_retries(
+                mlflow.start_run, experiment_id=experiment_id, run_name=run_name, tags={**tags, **owner}
+            )
         self.run_id = self.run.info.run_id
         self.experiment_id = self.run.info.experiment_id
         self.resumed = run_id is not None
@@ -209,8 +229,13 @@ class Tracker:
             status = "KILLED"
         else:
             status = "FAILED"
-            _safe("tag the failure", self.client.set_tag, self.run_id, "failure",
-                  f"{exc_type.__name__}: {str(exc)[:4000]}")
+            _safe(
+                "tag the failure",
+                self.client.set_tag,
+                self.run_id,
+                "failure",
+                f"{exc_type.__name__}: {str(exc)[:4000]}",
+            )
         with_retries(self.mlflow.end_run, status)
         return False
 
@@ -219,7 +244,7 @@ class Tracker:
 
         items = [Param(k, str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):
-            _safe("log params", self.client.log_batch, self.run_id, params=items[i:i + 100])
+            _safe("log params", self.client.log_batch, self.run_id, params=items[i : i + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import time
@@ -247,7 +272,9 @@ class Tracker:
         import mlflow.keras
 
         versions = package_versions()
-        requirements = [f"{p}=={versions[p]}" for p in ("tensorflow", "keras") if versions[p] != "not installed"]
+        requirements = [
+            f"{p}=={versions[p]}" for p in ("tensorflow", "keras") if versions[p] != "not installed"
+        ]
         _safe("log the MLflow model", mlflow.keras.log_model, model, name=name, pip_requirements=requirements)
 
     @property

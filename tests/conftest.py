@@ -60,8 +60,12 @@ def write_recipe(tmp_path):
 def tiny_recipe(**sections) -> dict:
     """A recipe mapping that trains an MLP on a little synthetic data in about a second."""
     recipe = {
-        "data": {"dataset": "synthetic", "batch_size": 32, "validation_split": 0.2,
-                 "options": {"num_samples": 320, "num_classes": 4, "shape": [8, 8, 1]}},
+        "data": {
+            "dataset": "synthetic",
+            "batch_size": 32,
+            "validation_split": 0.2,
+            "options": {"num_samples": 320, "num_classes": 4, "shape": [8, 8, 1]},
+        },
         "model": {"name": "mlp", "hidden": [16]},
         "optimizer": {"name": "adam", "learning_rate": 0.01},
         "train": {"epochs": 2, "seed": 0, "verbose": 0},
@@ -75,5 +79,11 @@ def tiny_recipe(**sections) -> dict:
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m kerasnets ARGS`` in a fresh process."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "kerasnets", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "kerasnets", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=600,
+    )

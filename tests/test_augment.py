@@ -20,8 +20,19 @@ LABELS = np.arange(20, dtype=np.int32) % 4
 
 
 def batches(augmenter=None, seed=0, mixers=(), one_hot=False, shuffle=False):
-    ds = make_dataset(IMAGES, LABELS, 10, shuffle=shuffle, seed=seed, num_classes=4, one_hot=one_hot,
-                      mean=[0.0] * 3, std=[1.0] * 3, augmenter=augmenter, mixers=list(mixers))
+    ds = make_dataset(
+        IMAGES,
+        LABELS,
+        10,
+        shuffle=shuffle,
+        seed=seed,
+        num_classes=4,
+        one_hot=one_hot,
+        mean=[0.0] * 3,
+        std=[1.0] * 3,
+        augmenter=augmenter,
+        mixers=list(mixers),
+    )
     return [(x.numpy(), y.numpy()) for x, y in ds]
 
 
@@ -35,12 +46,34 @@ def test_augmentation_changes_pixels_not_labels():
 
 
 def test_random_transforms_are_reproducible_per_seed_and_vary_per_epoch():
-    steps = [{"PadIfNeeded": {"min_height": 12, "min_width": 12, "border_mode": 0, "fill": 0}},
-             {"RandomCrop": {"height": 8, "width": 8}}]
-    a = make_dataset(IMAGES, LABELS, 10, shuffle=True, seed=1, num_classes=4, one_hot=False, mean=[0.0] * 3,
-                     std=[1.0] * 3, augmenter=BatchAugmenter(steps))
-    b = make_dataset(IMAGES, LABELS, 10, shuffle=True, seed=1, num_classes=4, one_hot=False, mean=[0.0] * 3,
-                     std=[1.0] * 3, augmenter=BatchAugmenter(steps))
+    steps = [
+        {"PadIfNeeded": {"min_height": 12, "min_width": 12, "border_mode": 0, "fill": 0}},
+        {"RandomCrop": {"height": 8, "width": 8}},
+    ]
+    a = make_dataset(
+        IMAGES,
+        LABELS,
+        10,
+        shuffle=True,
+        seed=1,
+        num_classes=4,
+        one_hot=False,
+        mean=[0.0] * 3,
+        std=[1.0] * 3,
+        augmenter=BatchAugmenter(steps),
+    )
+    b = make_dataset(
+        IMAGES,
+        LABELS,
+        10,
+        shuffle=True,
+        seed=1,
+        num_classes=4,
+        one_hot=False,
+        mean=[0.0] * 3,
+        std=[1.0] * 3,
+        augmenter=BatchAugmenter(steps),
+    )
     epoch_a1, epoch_a2 = [next(iter(a))[0].numpy() for _ in range(2)]
     epoch_b1 = next(iter(b))[0].numpy()
     np.testing.assert_array_equal(epoch_a1, epoch_b1)  # same seed, same batches
@@ -50,16 +83,31 @@ def test_random_transforms_are_reproducible_per_seed_and_vary_per_epoch():
 
 
 def test_pipeline_keeps_static_shapes():
-    ds = make_dataset(IMAGES, LABELS, 10, shuffle=True, seed=0, num_classes=4, one_hot=True, mean=[0.0] * 3,
-                      std=[1.0] * 3, augmenter=BatchAugmenter([{"HorizontalFlip": {}}]))
+    ds = make_dataset(
+        IMAGES,
+        LABELS,
+        10,
+        shuffle=True,
+        seed=0,
+        num_classes=4,
+        one_hot=True,
+        mean=[0.0] * 3,
+        std=[1.0] * 3,
+        augmenter=BatchAugmenter([{"HorizontalFlip": {}}]),
+    )
     images, labels = ds.element_spec
     assert tuple(images.shape)[1:] == (8, 8, 3) and tuple(labels.shape)[1:] == (4,)
     assert images.shape[0] in (None, 10) and labels.shape[0] == images.shape[0]
 
 
 def test_validation_and_test_data_are_never_augmented():
-    recipe = validate(tiny_recipe(augment=[{"HorizontalFlip": {"p": 1.0}}],
-                                  data={"options": {"num_samples": 100, "num_classes": 4, "shape": [8, 8, 3]}}), "t")
+    recipe = validate(
+        tiny_recipe(
+            augment=[{"HorizontalFlip": {"p": 1.0}}],
+            data={"options": {"num_samples": 100, "num_classes": 4, "shape": [8, 8, 3]}},
+        ),
+        "t",
+    )
     splits = load_splits(recipe.data)
     pipes = make_pipelines(recipe, splits, 16, one_hot=False, augmenter=BatchAugmenter(recipe.augment))
     val = np.concatenate([x.numpy() for x, _ in pipes.validation])
@@ -72,7 +120,7 @@ def test_validation_and_test_data_are_never_augmented():
 def test_mixed_labels_sum_to_one_and_images_change(mixer, options):
     mixed = batches(mixers=[(mixer, options)], one_hot=True, seed=3)
     plain = batches(one_hot=True, seed=3)
-    for (x, y), (x0, y0) in zip(mixed, plain, strict=True):
+    for (x, y), (x0, _) in zip(mixed, plain, strict=True):
         np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
         assert (y.max(axis=1) < 1.0).any()  # some labels really are mixed
         assert not np.array_equal(x, x0)
@@ -96,14 +144,18 @@ def test_transforms_that_change_the_size_are_refused():
 
 
 def test_bad_transform_arguments_are_recipe_errors(write_recipe):
-    path = write_recipe("augment:\n  - HorizontalFlip: {probability: 0.5}\naugment_batch:\n  - mixup: {alpha: -1}\n"
-                        "  - cutmax: {}\n")
+    path = write_recipe(
+        "augment:\n  - HorizontalFlip: {probability: 0.5}\naugment_batch:\n  - mixup: {alpha: -1}\n"
+        "  - cutmax: {}\n"
+    )
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
     lines = [line.strip() for line in str(info.value).splitlines()[1:]]
     assert lines[0].startswith("augment[0].HorizontalFlip: invalid arguments:") and "probability" in lines[0]
-    assert lines[1:] == ["augment_batch[0].mixup.alpha: expected a number greater than 0.0, got -1",
-                         "augment_batch[1]: unknown batch augmentation 'cutmax'. Did you mean 'cutmix'?"]
+    assert lines[1:] == [
+        "augment_batch[0].mixup.alpha: expected a number greater than 0.0, got -1",
+        "augment_batch[1]: unknown batch augmentation 'cutmax'. Did you mean 'cutmix'?",
+    ]
 
 
 def test_shipped_fragments_compose():
@@ -129,9 +181,15 @@ def test_tta_views_and_average():
 def test_run_with_augmentation_mixup_and_tta(tracking):
     import mlflow
 
-    recipe = validate(tiny_recipe(augment=[{"HorizontalFlip": {"p": 0.5}}], augment_batch=[{"mixup": {"alpha": 0.2}}],
-                                  eval={"tta": "hflip"},
-                                  tracking={"enabled": True, "experiment": "augment", "log_model": False}), "t")
+    recipe = validate(
+        tiny_recipe(
+            augment=[{"HorizontalFlip": {"p": 0.5}}],
+            augment_batch=[{"mixup": {"alpha": 0.2}}],
+            eval={"tta": "hflip"},
+            tracking={"enabled": True, "experiment": "augment", "log_model": False},
+        ),
+        "t",
+    )
     from kerasnets.train.loop import run
 
     result = run(recipe, echo=lambda _: None)
@@ -146,18 +204,41 @@ def test_preview_command_writes_a_png(tmp_path, capsys):
     from kerasnets.cli import main
 
     out = tmp_path / "grid.png"
-    assert main(["preview", str(ROOT / "recipes" / "digits_lenet5.yaml"), "--out", str(out), "--count", "8",
-                 "--set", "augment=[{HorizontalFlip: {p: 1.0}}]"]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                str(ROOT / "recipes" / "digits_lenet5.yaml"),
+                "--out",
+                str(out),
+                "--count",
+                "8",
+                "--set",
+                "augment=[{HorizontalFlip: {p: 1.0}}]",
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("step", [
-    {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
-    {"Affine": {"scale": {"x": 0.9, "y": 1.2}, "rotate": [-20, -20], "translate_percent": [0.1, 0.1], "p": 1.0}},
-    {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
-    {"HorizontalFlip": {"p": 1.0}},
-    {"VerticalFlip": {"p": 1.0}},
-])
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
+        {
+            "Affine": {
+                "scale": {"x": 0.9, "y": 1.2},
+                "rotate": [-20, -20],
+                "translate_percent": [0.1, 0.1],
+                "p": 1.0,
+            }
+        },
+        {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
+        {"HorizontalFlip": {"p": 1.0}},
+        {"VerticalFlip": {"p": 1.0}},
+    ],
+)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_batch_kernels_match_albumentations_exactly(step, channels):
     from kerasnets.data.augment import build_transforms
@@ -166,7 +247,9 @@ def test_batch_kernels_match_albumentations_exactly(step, channels):
     assert augmenter.batch_kernels == [next(iter(step))]
     images = RNG.integers(0, 256, (4, 9, 9, channels), dtype=np.uint8)
     reference = build_transforms([step])
-    expected = np.stack([reference(image=im)["image"].reshape(augmenter(im[None], 0).shape[1:]) for im in images])
+    expected = np.stack(
+        [reference(image=im)["image"].reshape(augmenter(im[None], 0).shape[1:]) for im in images]
+    )
     np.testing.assert_array_equal(augmenter(images, 0), expected)
 
 
@@ -180,8 +263,9 @@ def test_batch_kernels_draw_parameters_per_image():
 
 
 def test_uncovered_transforms_fall_back_to_albumentations_in_order():
-    augmenter = BatchAugmenter([{"HorizontalFlip": {"p": 1.0}}, {"InvertImg": {"p": 1.0}},
-                                {"VerticalFlip": {"p": 1.0}}])
+    augmenter = BatchAugmenter(
+        [{"HorizontalFlip": {"p": 1.0}}, {"InvertImg": {"p": 1.0}}, {"VerticalFlip": {"p": 1.0}}]
+    )
     assert [kind for kind, _ in augmenter.stages] == ["batch", "image", "batch"]
     images = RNG.integers(0, 256, (3, 5, 5, 3), dtype=np.uint8)
     np.testing.assert_array_equal(augmenter(images, 0), 255 - images[:, ::-1, ::-1])

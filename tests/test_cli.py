@@ -13,9 +13,11 @@ from kerasnets.cli import main
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("import sys\nfrom kerasnets.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'mlflow' in sys.modules)")
+    code = (
+        "import sys\nfrom kerasnets.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'mlflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "usage: kerasnets" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "False False False"
@@ -25,7 +27,9 @@ def test_bad_recipe_exits_2_without_traceback_or_run(tmp_path):
     recipe = tmp_path / "bad.yaml"
     recipe.write_text("optimiser: {name: sgd}\nmodel: {name: resnet19}\n")
     store = tmp_path / "store"
-    result = run_cli("run", str(recipe), env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"}, cwd=tmp_path)
+    result = run_cli(
+        "run", str(recipe), env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}/mlflow.db"}, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{recipe}: 2 problems" in result.stderr
@@ -35,10 +39,22 @@ def test_bad_recipe_exits_2_without_traceback_or_run(tmp_path):
 
 def test_missing_data_exits_2_and_leaves_no_run(tmp_path):
     store = tmp_path / "mlflow.db"
-    result = run_cli("run", str(ROOT / "recipes" / "digits_lenet5.yaml"), "--set", "data.dataset=cifar10",
-                     "--set", f"data.dir={tmp_path}", "--data-dir", str(tmp_path),
-                     env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}", "KERASNETS_DATA_DIR": str(tmp_path),
-                          "KERAS_HOME": str(tmp_path)}, cwd=tmp_path)
+    result = run_cli(
+        "run",
+        str(ROOT / "recipes" / "digits_lenet5.yaml"),
+        "--set",
+        "data.dataset=cifar10",
+        "--set",
+        f"data.dir={tmp_path}",
+        "--data-dir",
+        str(tmp_path),
+        env={
+            "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
+            "KERASNETS_DATA_DIR": str(tmp_path),
+            "KERAS_HOME": str(tmp_path),
+        },
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "data set 'cifar10' not found locally" in result.stderr
     if store.exists():
@@ -78,11 +94,14 @@ def test_models_lists_the_registry(capsys):
 
 def test_runs_table_shows_recent_runs(tracking, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    from kerasnets.recipe import validate
-    from kerasnets.train.loop import run
     from conftest import tiny_recipe
 
-    recipe = validate(tiny_recipe(tracking={"enabled": True, "experiment": "listing", "log_model": False}), "t")
+    from kerasnets.recipe import validate
+    from kerasnets.train.loop import run
+
+    recipe = validate(
+        tiny_recipe(tracking={"enabled": True, "experiment": "listing", "log_model": False}), "t"
+    )
     result = run(recipe, echo=lambda _: None)
     assert main(["runs", "--experiment", "listing"]) == 0
     out = capsys.readouterr().out

@@ -19,7 +19,9 @@ from kerasnets.recipe import DataSection
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(
+        struct.pack(">I", d) for d in array.shape
+    )
     with gzip.open(path, "wb") as f:
         f.write(header + array.astype(np.uint8).tobytes())
 
@@ -38,8 +40,12 @@ def write_mnist_like(folder: Path, n_train: int = 30, n_test: int = 10) -> tuple
 
 def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int], key: bytes = b"labels") -> None:
     data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # planes R, G, B, row by row
-    batch = {b"batch_label": b"test", key: labels, b"data": data,
-             b"filenames": [f"{i}.png".encode() for i in range(len(labels))]}
+    batch = {
+        b"batch_label": b"test",
+        key: labels,
+        b"data": data,
+        b"filenames": [f"{i}.png".encode() for i in range(len(labels))],
+    }
     with open(path, "wb") as f:
         pickle.dump(batch, f, protocol=2)
 
@@ -79,7 +85,9 @@ def test_cifar10_loader_from_a_local_folder(tmp_path):
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         write_cifar_batch(base / name, rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8), [0, 1, 2, 3])
     if (SHARED_DATA / "cifar10" / "cifar-10-batches-py" / "batches.meta").is_file():
-        (base / "batches.meta").write_bytes((SHARED_DATA / "cifar10/cifar-10-batches-py/batches.meta").read_bytes())
+        (base / "batches.meta").write_bytes(
+            (SHARED_DATA / "cifar10/cifar-10-batches-py/batches.meta").read_bytes()
+        )
     raw = cifar10([tmp_path])
     assert raw.x_train.shape == (20, 32, 32, 3) and raw.x_test.shape == (4, 32, 32, 3)
     assert len(raw.class_names) == 10
@@ -105,8 +113,10 @@ def test_lookup_order_prefers_the_first_folder(tmp_path):
     raw = load("mnist", [tmp_path / "first", tmp_path / "second"])
     assert raw.x_train.shape == (20, 28, 28, 1)
     assert raw.source == str(tmp_path / "first" / "mnist")
-    assert find_dir([tmp_path / "missing", tmp_path / "second"], ["mnist"], ["train-images-idx3-ubyte.gz"]) \
+    assert (
+        find_dir([tmp_path / "missing", tmp_path / "second"], ["mnist"], ["train-images-idx3-ubyte.gz"])
         == tmp_path / "second" / "mnist"
+    )
 
 
 def test_data_dir_env_var_is_searched(tmp_path, monkeypatch):
@@ -194,13 +204,16 @@ def test_dataset_batches_keep_labels_aligned():
         np.testing.assert_array_equal(images.numpy().reshape(-1), labels.numpy())
         seen += labels.numpy().tolist()
     assert sorted(seen) == list(range(10))
-    (_, one_hot), *_ = list(make_dataset(x, y, 10, shuffle=False, seed=0, num_classes=10, one_hot=True,
-                                         mean=[0.0], std=[1.0]))
+    (_, one_hot), *_ = list(
+        make_dataset(x, y, 10, shuffle=False, seed=0, num_classes=10, one_hot=True, mean=[0.0], std=[1.0])
+    )
     np.testing.assert_array_equal(one_hot.numpy(), np.eye(10))
 
 
 def test_registry_lists_every_dataset_of_the_spec():
-    assert {"digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "folder", "synthetic"} <= set(DATASETS.names())
+    assert {"digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "folder", "synthetic"} <= set(
+        DATASETS.names()
+    )
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="shared MNIST copy not present")

@@ -97,7 +97,9 @@ def test_python_tags_are_refused(write_recipe):
 
 def test_bad_override(write_recipe):
     path = write_recipe("{}\n")
-    assert problems(path, ["train.epochs"]) == ["--set: expected KEY=VALUE with a dotted key, got 'train.epochs'"]
+    assert problems(path, ["train.epochs"]) == [
+        "--set: expected KEY=VALUE with a dotted key, got 'train.epochs'"
+    ]
     assert problems(path, ["train.epochs=many"]) == ["train.epochs: expected an integer, got 'many'"]
 
 

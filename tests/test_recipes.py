@@ -41,8 +41,16 @@ def test_shipped_fragment_is_usable(write_recipe):
 
 def test_overrides_win_and_are_typed_by_the_schema(write_recipe):
     path = write_recipe("optimizer: {name: sgd, learning_rate: 0.1}\n")
-    recipe = load_recipe(path, ["optimizer.learning_rate=0.05", "train.epochs=3", "optimizer.nesterov=true",
-                                "data.image_size=[16, 16]", "tracking.experiment=123"])
+    recipe = load_recipe(
+        path,
+        [
+            "optimizer.learning_rate=0.05",
+            "train.epochs=3",
+            "optimizer.nesterov=true",
+            "data.image_size=[16, 16]",
+            "tracking.experiment=123",
+        ],
+    )
     assert recipe.optimizer.learning_rate == 0.05
     assert recipe.train.epochs == 3
     assert recipe.optimizer.nesterov is True
@@ -78,5 +86,14 @@ def test_json_schema_lists_every_section():
     from kerasnets.recipe import json_schema
 
     schema = json_schema()
-    assert {"data", "model", "augment", "regularization", "init", "optimizer", "schedule", "train",
-            "tracking"} <= set(schema["properties"])
+    assert {
+        "data",
+        "model",
+        "augment",
+        "regularization",
+        "init",
+        "optimizer",
+        "schedule",
+        "train",
+        "tracking",
+    } <= set(schema["properties"])

@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import mlflow
 import numpy as np
 import pytest
-from conftest import ROOT, tiny_recipe
+from conftest import tiny_recipe
 
 from kerasnets.recipe import validate
 from kerasnets.train import loop
@@ -23,9 +22,15 @@ SCHEDULE = {"name": "step", "step_size": 2, "factor": 0.5}
 
 
 def resumable_recipe(experiment: str, epochs: int = 6):
-    return validate(tiny_recipe(optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},
-                                schedule=SCHEDULE, train={"epochs": epochs, "seed": 1},
-                                tracking={"enabled": True, "experiment": experiment, "log_model": False}), "t")
+    return validate(
+        tiny_recipe(
+            optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},
+            schedule=SCHEDULE,
+            train={"epochs": epochs, "seed": 1},
+            tracking={"enabled": True, "experiment": experiment, "log_model": False},
+        ),
+        "t",
+    )
 
 
 def interrupt_at(monkeypatch, callback_class, epoch_index: int) -> None:
@@ -49,10 +54,12 @@ def steps(uri: str, run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in mlflow.MlflowClient(uri).get_metric_history(run_id, key))
 
 
-@pytest.mark.parametrize("where, experiment", [(EpochTimer, "resume-before-checkpoint"),
-                                               (MlflowMetrics, "resume-before-metrics")])
-def test_interrupted_run_resumes_in_the_same_run_without_gaps_or_duplicates(tracking, monkeypatch, where,
-                                                                            experiment):
+@pytest.mark.parametrize(
+    "where, experiment", [(EpochTimer, "resume-before-checkpoint"), (MlflowMetrics, "resume-before-metrics")]
+)
+def test_interrupted_run_resumes_in_the_same_run_without_gaps_or_duplicates(
+    tracking, monkeypatch, where, experiment
+):
     with monkeypatch.context() as patch:
         interrupt_at(patch, where, 2)  # during the end of the third epoch
         with pytest.raises(KeyboardInterrupt):
@@ -65,8 +72,13 @@ def test_interrupted_run_resumes_in_the_same_run_without_gaps_or_duplicates(trac
     assert finished.info.status == "FINISHED"
     for key in ("loss", "val_accuracy", "learning_rate"):
         assert steps(tracking, result.run_id, key) == [1, 2, 3, 4, 5, 6], key
-    lr = [m.value for m in sorted(mlflow.MlflowClient(tracking).get_metric_history(result.run_id, "learning_rate"),
-                                  key=lambda m: m.step)]
+    lr = [
+        m.value
+        for m in sorted(
+            mlflow.MlflowClient(tracking).get_metric_history(result.run_id, "learning_rate"),
+            key=lambda m: m.step,
+        )
+    ]
     np.testing.assert_allclose(lr, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025], rtol=1e-5)  # the schedule went on
     assert len(result.history["loss"]) == 6
     artifacts = {a.path for a in mlflow.MlflowClient(tracking).list_artifacts(result.run_id)}
@@ -100,14 +112,20 @@ def test_resume_refuses_finished_and_unknown_runs(tracking):
 def test_nan_marks_the_run_failed_with_epoch_and_reason(tracking):
     from kerasnets.errors import TrainingDiverged
 
-    recipe = validate(tiny_recipe(optimizer={"name": "sgd", "learning_rate": 1e38},
-                                  tracking={"enabled": True, "experiment": "nan", "log_model": False}), "t")
+    recipe = validate(
+        tiny_recipe(
+            optimizer={"name": "sgd", "learning_rate": 1e38},
+            tracking={"enabled": True, "experiment": "nan", "log_model": False},
+        ),
+        "t",
+    )
     with pytest.raises(TrainingDiverged):
         loop.run(recipe, echo=lambda _: None)
     run = only_run(tracking, "nan")
     assert run.info.status == "FAILED"
-    assert run.data.tags["failure"] == ("TrainingDiverged: training diverged: the loss became NaN/inf at "
-                                        "epoch 1")
+    assert run.data.tags["failure"] == (
+        "TrainingDiverged: training diverged: the loss became NaN/inf at epoch 1"
+    )
 
 
 def test_experiment_names_cannot_escape_the_store(tmp_path):
@@ -144,8 +162,14 @@ tracking: {experiment: killed, log_model: false}
 
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlruns/mlflow.db"}
-    return subprocess.Popen([sys.executable, "-m", "kerasnets", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kerasnets", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_for_epochs(tmp_path: Path, count: int, process: subprocess.Popen, timeout: float = 180) -> None:
@@ -192,8 +216,11 @@ def test_killed_process_is_honest_and_resumable(tmp_path, how, monkeypatch):
 @pytest.mark.slow
 def test_four_concurrent_writers_on_one_sqlite_store(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(SLOW_RECIPE.replace("num_samples: 6000", "num_samples: 800").replace("epochs: 8", "epochs: 5")
-                      .replace("experiment: killed", "experiment: crowd"))
+    recipe.write_text(
+        SLOW_RECIPE.replace("num_samples: 6000", "num_samples: 800")
+        .replace("epochs: 8", "epochs: 5")
+        .replace("experiment: killed", "experiment: crowd")
+    )
     processes = [_start(tmp_path, "run", "r.yaml", "--set", f"train.seed={i}") for i in range(4)]
     outputs = [p.communicate(timeout=600)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0, 0], outputs

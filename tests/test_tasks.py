@@ -25,8 +25,18 @@ def test_corruption_changes_inputs_and_keeps_the_target_clean(kind):
 
     splits = load_splits(recipe.data)
     task = TASKS.get("denoise")(recipe)
-    ds = make_dataset(splits.x_train, splits.y_train, 32, shuffle=False, seed=0, num_classes=4, one_hot=False,
-                      mean=splits.mean, std=splits.std, target_fn=task.target_fn(splits))
+    ds = make_dataset(
+        splits.x_train,
+        splits.y_train,
+        32,
+        shuffle=False,
+        seed=0,
+        num_classes=4,
+        one_hot=False,
+        mean=splits.mean,
+        std=splits.std,
+        target_fn=task.target_fn(splits),
+    )
     inputs, targets = (t.numpy() for t in next(iter(ds)))
     assert inputs.shape == targets.shape == (32, 8, 8, 1)
     np.testing.assert_allclose(targets, splits.normalize(splits.x_train[:32]), rtol=1e-5)  # the clean images
@@ -56,8 +66,18 @@ def test_psnr_of_known_errors():
 def test_sequence_layouts_reshape_batches(layout, shape):
     assert layout_shape((28, 28, 1), layout) == shape
     x = RNG.integers(0, 256, (6, 28, 28, 1), dtype=np.uint8)
-    ds = make_dataset(x, np.arange(6, dtype=np.int32), 3, shuffle=False, seed=0, num_classes=6, one_hot=False,
-                      mean=[0.0], std=[1.0], layout=layout)
+    ds = make_dataset(
+        x,
+        np.arange(6, dtype=np.int32),
+        3,
+        shuffle=False,
+        seed=0,
+        num_classes=6,
+        one_hot=False,
+        mean=[0.0],
+        std=[1.0],
+        layout=layout,
+    )
     batch, _ = next(iter(ds))
     assert batch.shape == (3, *shape)
     np.testing.assert_array_equal(batch.numpy().reshape(3, 28, 28, 1), x[:3])
@@ -66,11 +86,17 @@ def test_sequence_layouts_reshape_batches(layout, shape):
 def test_masks_follow_their_images():
     masks = np.zeros((2, 4, 4), dtype=np.uint8)
     masks[:, :2, :2] = 1
-    assert resize_masks(masks, (8, 8), "resize")[0, :4, :4].all() and not resize_masks(masks, (8, 8), "resize")[0, 4:].any()
+    assert (
+        resize_masks(masks, (8, 8), "resize")[0, :4, :4].all()
+        and not resize_masks(masks, (8, 8), "resize")[0, 4:].any()
+    )
     padded = resize_masks(masks, (6, 6), "pad")
     assert padded.shape == (2, 6, 6) and padded[0, 1, 1] == 1 and padded[0, 0, 0] == 0
-    raw = RawData(RNG.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8), np.repeat(masks[:1], 40, axis=0),
-                  ["background", "thing"])
+    raw = RawData(
+        RNG.integers(0, 256, (40, 4, 4, 3), dtype=np.uint8),
+        np.repeat(masks[:1], 40, axis=0),
+        ["background", "thing"],
+    )
     splits = prepare(raw, DataSection(dataset="synthetic", image_size=(8, 8), validation_split=0.25))
     assert splits.y_train.shape[1:] == (8, 8) and splits.x_train.shape[1:] == (8, 8, 3)
 
@@ -80,8 +106,13 @@ def test_segment_metrics_on_a_perfect_and_a_blind_model():
     task = TASKS.get("segment")(recipe)
     inputs = keras.Input((4, 4, 1))
     # a 1x1 convolution that says class 1 where the pixel is positive
-    conv = keras.layers.Conv2D(2, 1, activation="softmax", kernel_initializer=keras.initializers.Constant(
-        [[[[-50.0, 50.0]]]]), bias_initializer=keras.initializers.Constant([0.0, 0.0]))
+    conv = keras.layers.Conv2D(
+        2,
+        1,
+        activation="softmax",
+        kernel_initializer=keras.initializers.Constant([[[[-50.0, 50.0]]]]),
+        bias_initializer=keras.initializers.Constant([0.0, 0.0]),
+    )
     model = keras.Model(inputs, conv(inputs))
     task.compile(model, keras.optimizers.SGD(0.0), False, 1)
     x = (RNG.random((6, 4, 4, 1)) > 0.5).astype(np.float32) * 2 - 1
@@ -111,6 +142,8 @@ def test_task_recipe_rules():
 def test_sequence_task_trains_an_mlp_on_rows():
     from kerasnets.train.loop import run
 
-    recipe = validate(tiny_recipe(task={"name": "sequence"}, data={"layout": "rows"}, train={"epochs": 2}), "t")
+    recipe = validate(
+        tiny_recipe(task={"name": "sequence"}, data={"layout": "rows"}, train={"epochs": 2}), "t"
+    )
     result = run(recipe, echo=lambda _: None)
     assert result.model.input_shape == (None, 8, 8) and result.test_accuracy > 0.4

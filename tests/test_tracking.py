@@ -26,8 +26,18 @@ def runs_of(uri: str, experiment: str):
 
 
 def test_end_to_end_digits_run_logs_params_metrics_and_artifacts(tracking, capsys):
-    code = main(["run", str(ROOT / "recipes" / "digits_lenet5.yaml"), "--epochs", "2",
-                 "--set", "tracking.experiment=e2e", "--set", "train.verbose=0"])
+    code = main(
+        [
+            "run",
+            str(ROOT / "recipes" / "digits_lenet5.yaml"),
+            "--epochs",
+            "2",
+            "--set",
+            "tracking.experiment=e2e",
+            "--set",
+            "train.verbose=0",
+        ]
+    )
     assert code == 0
     (run,) = runs_of(tracking, "e2e")
     assert run.info.status == "FINISHED"
@@ -44,10 +54,20 @@ def test_end_to_end_digits_run_logs_params_metrics_and_artifacts(tracking, capsy
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
         assert [m.step for m in c.get_metric_history(run.info.run_id, key)] == [1, 2], key
     artifacts = {a.path for a in c.list_artifacts(run.info.run_id)}
-    assert {"recipe.yaml", "model_summary.txt", "learning_curves.png", "confusion_matrix.png", "model.keras",
-            "versions.json", "history.csv"} <= artifacts
-    logged = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id],
-                                         filter_string=f"source_run_id='{run.info.run_id}'", output_format="list")
+    assert {
+        "recipe.yaml",
+        "model_summary.txt",
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "model.keras",
+        "versions.json",
+        "history.csv",
+    } <= artifacts
+    logged = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id='{run.info.run_id}'",
+        output_format="list",
+    )
     assert len(logged) == 1
     tags = run.data.tags
     assert tags["recipe"].endswith("digits_lenet5.yaml") and tags["kerasnets.version"]
@@ -87,8 +107,13 @@ def test_a_failure_after_the_run_opened_ends_it_honestly(tracking, monkeypatch, 
 def test_missing_data_creates_no_run(tracking, tmp_path):
     from kerasnets.errors import DataError
 
-    recipe = validate({**tiny_recipe(tracking={"enabled": True, "experiment": "nodata"}),
-                       "data": {"dataset": "cifar100", "dir": str(tmp_path)}}, "t")
+    recipe = validate(
+        {
+            **tiny_recipe(tracking={"enabled": True, "experiment": "nodata"}),
+            "data": {"dataset": "cifar100", "dir": str(tmp_path)},
+        },
+        "t",
+    )
     with pytest.raises(DataError):
         loop.run(recipe, echo=lambda _: None)
     assert runs_of(tracking, "nodata") == []

@@ -41,35 +41,48 @@ def test_every_optimizer_reduces_the_training_loss(name):
 
 
 def test_full_batch_gradient_descent_takes_one_step_per_epoch():
-    result = train(optimizer={"name": "gd", "learning_rate": 0.5}, data={"batch_size": "full"}, train={"epochs": 3})
+    result = train(
+        optimizer={"name": "gd", "learning_rate": 0.5}, data={"batch_size": "full"}, train={"epochs": 3}
+    )
     assert int(result.model.optimizer.iterations) == 3
 
 
 def test_momentum_and_nesterov_change_the_trajectory():
     plain = train(optimizer={"name": "sgd", "learning_rate": 0.05}, train={"epochs": 2})
     momentum = train(optimizer={"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}, train={"epochs": 2})
-    nesterov = train(optimizer={"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
-                     train={"epochs": 2})
+    nesterov = train(
+        optimizer={"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+        train={"epochs": 2},
+    )
     losses = {round(r.history["loss"][-1], 6) for r in (plain, momentum, nesterov)}
     assert len(losses) == 3
     assert nesterov.model.optimizer.nesterov and momentum.model.optimizer.momentum == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize("schedule, expected", [
-    ({"name": "constant"}, [0.1] * 5),
-    ({"name": "step", "step_size": 2, "factor": 0.5}, [0.1, 0.1, 0.05, 0.05, 0.025]),
-    ({"name": "exponential", "factor": 0.5}, [0.1, 0.05, 0.025, 0.0125, 0.00625]),
-    ({"name": "cosine", "warmup_epochs": 1}, [0.05] + [0.1 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]),
-    ({"name": "constant", "warmup_epochs": 2}, [0.1 / 3, 0.2 / 3, 0.1, 0.1, 0.1]),
-])
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [
+        ({"name": "constant"}, [0.1] * 5),
+        ({"name": "step", "step_size": 2, "factor": 0.5}, [0.1, 0.1, 0.05, 0.05, 0.025]),
+        ({"name": "exponential", "factor": 0.5}, [0.1, 0.05, 0.025, 0.0125, 0.00625]),
+        (
+            {"name": "cosine", "warmup_epochs": 1},
+            [0.05] + [0.1 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)],
+        ),
+        ({"name": "constant", "warmup_epochs": 2}, [0.1 / 3, 0.2 / 3, 0.1, 0.1, 0.1]),
+    ],
+)
 def test_schedule_sets_the_learning_rate_each_epoch(schedule, expected):
     result = train(optimizer={"name": "sgd", "learning_rate": 0.1}, schedule=schedule, train={"epochs": 5})
     np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-5)
 
 
 def test_plateau_divides_by_ten_when_validation_accuracy_stalls():
-    result = train(optimizer={"name": "sgd", "learning_rate": 1e-9},
-                   schedule={"name": "plateau", "patience": 1, "factor": 0.1}, train={"epochs": 4})
+    result = train(
+        optimizer={"name": "sgd", "learning_rate": 1e-9},
+        schedule={"name": "plateau", "patience": 1, "factor": 0.1},
+        train={"epochs": 4},
+    )
     np.testing.assert_allclose(result.history["learning_rate"], [1e-9, 1e-9, 1e-10, 1e-11], rtol=1e-4)
 
 
@@ -113,8 +126,11 @@ def test_label_smoothing_switches_to_one_hot_and_raises_the_loss_floor():
 
 
 def test_early_stopping_stops_before_the_last_epoch():
-    result = train(optimizer={"name": "sgd", "learning_rate": 1e-9}, train={"epochs": 10},
-                   regularization={"early_stopping": {"monitor": "val_loss", "patience": 1, "min_delta": 0.01}})
+    result = train(
+        optimizer={"name": "sgd", "learning_rate": 1e-9},
+        train={"epochs": 10},
+        regularization={"early_stopping": {"monitor": "val_loss", "patience": 1, "min_delta": 0.01}},
+    )
     assert len(result.history["loss"]) == 2
 
 
@@ -168,7 +184,11 @@ def test_runtime_knobs_resolve_for_the_cpu():
 
     recipe = validate(tiny_recipe(), "test")
     runtime = resolve_runtime(recipe.train)
-    assert (runtime.device, runtime.jit_compile, runtime.steps_per_execution, runtime.mixed_precision) == \
-        ("cpu", False, 16, "float32")
+    assert (runtime.device, runtime.jit_compile, runtime.steps_per_execution, runtime.mixed_precision) == (
+        "cpu",
+        False,
+        16,
+        "float32",
+    )
     explicit = validate(tiny_recipe(train={"jit_compile": True, "steps_per_execution": 4}), "test")
     assert resolve_runtime(explicit.train).steps_per_execution == 4

@@ -21,8 +21,10 @@ def transform_names() -> list[str]:
     from albumentations.core.transforms_interface import BasicTransform
 
     return sorted(
-        name for name in dir(A)
-        if isinstance(getattr(A, name), type) and issubclass(getattr(A, name), BasicTransform)
+        name
+        for name in dir(A)
+        if isinstance(getattr(A, name), type)
+        and issubclass(getattr(A, name), BasicTransform)
         and not name.startswith("_")
     )
 
@@ -30,7 +32,7 @@ def transform_names() -> list[str]:
 def _split_step(step: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(step, dict) or len(step) != 1:
         raise ValueError("expected one mapping {TransformName: {arguments}}")
-    (name, args), = step.items()
+    ((name, args),) = step.items()
     return str(name), dict(args or {})
 
 
@@ -148,4 +150,5 @@ class BatchAugmenter:
         if result.shape != image.shape:
             raise KerasnetsError(
                 f"augment: the transforms turn {tuple(image.shape)} images into {tuple(result.shape)}; "
-                "set data.image_size (or the transform's size) so that they agree")
+                "set data.image_size (or the transform's size) so that they agree"
+            )

@@ -39,9 +39,16 @@ def _flip(axis: int) -> Kernel:
 
 
 def _pad_supports(t) -> bool:
-    return (t.position == "center" and t.border_mode == 0 and t.pad_height_divisor is None
-            and t.pad_width_divisor is None and t.min_height is not None and t.min_width is not None
-            and np.ndim(t.fill) == 0 and t.p == 1.0)
+    return (
+        t.position == "center"
+        and t.border_mode == 0
+        and t.pad_height_divisor is None
+        and t.pad_width_divisor is None
+        and t.min_height is not None
+        and t.min_width is not None
+        and np.ndim(t.fill) == 0
+        and t.p == 1.0
+    )
 
 
 def _pad(t, images, rng):
@@ -61,12 +68,18 @@ def _crop(t, images, rng):
         return images
     ys = rng.integers(0, height - t.height + 1, count)
     xs = rng.integers(0, width - t.width + 1, count)
-    return np.stack([im[y:y + t.height, x:x + t.width] for im, y, x in zip(images, ys, xs, strict=True)])
+    return np.stack([im[y : y + t.height, x : x + t.width] for im, y, x in zip(images, ys, xs, strict=True)])
 
 
 def _affine_supports(t) -> bool:
-    return (not t.fit_output and not t.balanced_scale and t.border_mode == 0 and np.ndim(t.fill) == 0
-            and isinstance(t.scale, dict) and isinstance(t.shear, dict))
+    return (
+        not t.fit_output
+        and not t.balanced_scale
+        and t.border_mode == 0
+        and np.ndim(t.fill) == 0
+        and isinstance(t.scale, dict)
+        and isinstance(t.shear, dict)
+    )
 
 
 def _uniform(bounds, count, rng) -> np.ndarray:
@@ -99,14 +112,22 @@ def _affine(t, images, rng):
     matrix = stack([[one, zero, cx + tx], [zero, one, cy + ty], [zero, zero, one]])
     matrix = matrix @ stack([[one, shear_x, zero], [shear_y, one, zero], [zero, zero, one]])
     matrix = matrix @ stack([[cos, sin, zero], [-sin, cos, zero], [zero, zero, one]])
-    matrix = matrix @ stack([[scale_x, zero, -scale_x * cx], [zero, scale_y, -scale_y * cy], [zero, zero, one]])
+    matrix = matrix @ stack(
+        [[scale_x, zero, -scale_x * cx], [zero, scale_y, -scale_y * cy], [zero, zero, one]]
+    )
     chosen = _chosen(t.p, count, rng)
     import cv2
 
     out = images.copy()
     for i in np.flatnonzero(chosen):
-        warped = cv2.warpAffine(images[i], matrix[i, :2], (width, height), flags=t.interpolation,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=t.fill)
+        warped = cv2.warpAffine(
+            images[i],
+            matrix[i, :2],
+            (width, height),
+            flags=t.interpolation,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=t.fill,
+        )
         out[i] = warped.reshape(height, width, channels)
     return out
 

@@ -30,8 +30,13 @@ def _partner(batch, seed):
 
 
 @BATCH_AUGMENTS.register("mixup")
-def mixup(images, labels, seed, alpha: Annotated[float, Field(gt=0)] = 0.2,
-          p: Annotated[float, Field(ge=0, le=1)] = 1.0):
+def mixup(
+    images,
+    labels,
+    seed,
+    alpha: Annotated[float, Field(gt=0)] = 0.2,
+    p: Annotated[float, Field(ge=0, le=1)] = 1.0,
+):
     """``x = lam x_i + (1 - lam) x_j`` and the same for the labels, ``lam ~ Beta(alpha, alpha)``."""
     import tensorflow as tf
 
@@ -44,8 +49,13 @@ def mixup(images, labels, seed, alpha: Annotated[float, Field(gt=0)] = 0.2,
 
 
 @BATCH_AUGMENTS.register("cutmix")
-def cutmix(images, labels, seed, alpha: Annotated[float, Field(gt=0)] = 1.0,
-           p: Annotated[float, Field(ge=0, le=1)] = 1.0):
+def cutmix(
+    images,
+    labels,
+    seed,
+    alpha: Annotated[float, Field(gt=0)] = 1.0,
+    p: Annotated[float, Field(ge=0, le=1)] = 1.0,
+):
     """Paste a random box from a partner image; labels weighted by the pasted area."""
     import tensorflow as tf
 

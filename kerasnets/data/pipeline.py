@@ -39,8 +39,11 @@ class Splits:
         return (images.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
 
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.y_train), "validation": 0 if self.y_val is None else len(self.y_val),
-                "test": len(self.y_test)}
+        return {
+            "train": len(self.y_train),
+            "validation": 0 if self.y_val is None else len(self.y_val),
+            "test": len(self.y_test),
+        }
 
 
 def _stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
@@ -59,12 +62,14 @@ def resize_images(x: np.ndarray, size: tuple[int, int] | None, method: str) -> n
         h, w = min(size[0], x.shape[1]), min(size[1], x.shape[2])
         sy, sx = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
         dy, dx = (size[0] - h) // 2, (size[1] - w) // 2
-        out[:, dy:dy + h, dx:dx + w] = x[:, sy:sy + h, sx:sx + w]
+        out[:, dy : dy + h, dx : dx + w] = x[:, sy : sy + h, sx : sx + w]
         return out
     import tensorflow as tf
 
-    chunks = [tf.image.resize(x[i:i + 4096].astype(np.float32), size, antialias=True).numpy()
-              for i in range(0, len(x), 4096)]
+    chunks = [
+        tf.image.resize(x[i : i + 4096].astype(np.float32), size, antialias=True).numpy()
+        for i in range(0, len(x), 4096)
+    ]
     return np.concatenate(chunks)
 
 
@@ -82,7 +87,9 @@ def resize_masks(y: np.ndarray, size: tuple[int, int] | None, method: str) -> np
 def layout_shape(image_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
     """The model's input shape for a data layout: images, rows as time steps, or pixels."""
     height, width, channels = image_shape
-    return {"image": image_shape, "rows": (height, width * channels), "pixels": (height * width, channels)}[layout]
+    return {"image": image_shape, "rows": (height, width * channels), "pixels": (height * width, channels)}[
+        layout
+    ]
 
 
 def convert_channels(x: np.ndarray, channels: int | None) -> np.ndarray:
@@ -126,9 +133,19 @@ def prepare(raw: RawData, data: Any) -> Splits:
         mean, std = np.zeros(channels), np.full(channels, 255.0)
     else:
         mean, std = np.zeros(channels), np.ones(channels)
-    labels = (lambda v: None if v is None else resize_masks(v, size, data.resize).astype(np.int32))
-    return Splits(x, labels(y), x_val, labels(y_val), x_test, labels(y_test), list(raw.class_names),
-                  raw.source, [float(m) for m in mean], [float(s) for s in std])
+    labels = lambda v: None if v is None else resize_masks(v, size, data.resize).astype(np.int32)
+    return Splits(
+        x,
+        labels(y),
+        x_val,
+        labels(y_val),
+        x_test,
+        labels(y_test),
+        list(raw.class_names),
+        raw.source,
+        [float(m) for m in mean],
+        [float(s) for s in std],
+    )
 
 
 def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
@@ -139,10 +156,23 @@ def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
     return prepare(raw, data)
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int | None,
-                 num_classes: int, one_hot: bool, mean: list[float], std: list[float], outputs: int = 1,
-                 augmenter=None, mixers: list[tuple[Any, dict[str, Any]]] = (), layout: str = "image",
-                 target_fn=None):
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int | None,
+    num_classes: int,
+    one_hot: bool,
+    mean: list[float],
+    std: list[float],
+    outputs: int = 1,
+    augmenter=None,
+    mixers: list[tuple[Any, dict[str, Any]]] = (),
+    layout: str = "image",
+    target_fn=None,
+):
     """The input pipeline: shuffled index batches gather whole uint8 batches (as Keras does for
     arrays), the albumentations ``augmenter`` runs on whole batches in tf.data's parallel
     workers, then normalisation, one-hot labels and batch mixers (MixUp/CutMix) run in graph.
@@ -163,9 +193,11 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
         order = tf.range(count, dtype=tf.int64)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([epoch_seed, 0]))
-        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[: full * batch_size], (full, batch_size)))
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(order[: full * batch_size], (full, batch_size))
+        )
         if count % batch_size:
-            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:]))
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
         seeds = tf.data.Dataset.range(full + 1).map(lambda i: epoch_seed * 1_000_003 + i)
         return tf.data.Dataset.zip((batches, seeds))
 

@@ -9,8 +9,13 @@ import keras
 from kerasnets.models.base import register_model
 
 
-@register_model("mlp", params=79_510, input_shape=(28, 28, 1), num_classes=10,
-                source="784*100+100 + 100*10+10 (hidden=(100,))")
+@register_model(
+    "mlp",
+    params=79_510,
+    input_shape=(28, 28, 1),
+    num_classes=10,
+    source="784*100+100 + 100*10+10 (hidden=(100,))",
+)
 def mlp(
     input_shape: tuple[int, ...],
     num_classes: int,

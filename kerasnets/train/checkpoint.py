@@ -29,8 +29,13 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.history = self.history[:epoch] + [{k: float(v) for k, v in (logs or {}).items()
-                                                if isinstance(v, int | float) or hasattr(v, "__float__")}]
+        self.history = self.history[:epoch] + [
+            {
+                k: float(v)
+                for k, v in (logs or {}).items()
+                if isinstance(v, int | float) or hasattr(v, "__float__")
+            }
+        ]
         tmp = self.folder / f"tmp-{WEIGHTS}"
         self.model.save_weights(tmp, overwrite=True)
         os.replace(tmp, self.folder / WEIGHTS)

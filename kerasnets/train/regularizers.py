@@ -19,7 +19,9 @@ def make_regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | N
     return keras.regularizers.L1L2(l1=l1, l2=l2)
 
 
-def make_initializer(name: str, leaky_slope: float = 0.0, seed: int | None = None) -> keras.initializers.Initializer:
+def make_initializer(
+    name: str, leaky_slope: float = 0.0, seed: int | None = None
+) -> keras.initializers.Initializer:
     """A Keras initialiser by name; He variants honour the leaky-ReLU slope ``a``:
     variance ``2 / ((1 + a^2) * fan_in)`` (He et al. 2015)."""
     if name in ("he_normal", "he_uniform"):
@@ -31,8 +33,11 @@ def make_initializer(name: str, leaky_slope: float = 0.0, seed: int | None = Non
 
 def kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """Every layer (nested included) that owns a trainable ``kernel``."""
-    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-              if getattr(layer, "kernel", None) is not None and getattr(layer, "trainable", True)]
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if getattr(layer, "kernel", None) is not None and getattr(layer, "trainable", True)
+    ]
     return layers
 
 

@@ -22,9 +22,11 @@ def resolve_runtime(train) -> Runtime:
     return Runtime(
         device="gpu" if gpu else "cpu",
         jit_compile=gpu if train.jit_compile == "auto" else train.jit_compile,
-        steps_per_execution=(32 if gpu else 16) if train.steps_per_execution == "auto"
+        steps_per_execution=(32 if gpu else 16)
+        if train.steps_per_execution == "auto"
         else train.steps_per_execution,
-        mixed_precision=("mixed_bfloat16" if gpu else "float32") if train.mixed_precision == "auto"
+        mixed_precision=("mixed_bfloat16" if gpu else "float32")
+        if train.mixed_precision == "auto"
         else train.mixed_precision,
     )
 

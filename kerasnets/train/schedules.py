@@ -25,7 +25,9 @@ def epoch_schedule(section, base_lr: float, epochs: int) -> EpochSchedule | None
     table: dict[str, EpochSchedule] = {
         "constant": lambda epoch: base_lr,
         "step": lambda epoch: base_lr * factor ** (epoch // (section.step_size or 30)),
-        "exponential": lambda epoch: base_lr * (section.factor if section.factor is not None else 0.9) ** epoch,
+        "exponential": lambda epoch: (
+            base_lr * (section.factor if section.factor is not None else 0.9) ** epoch
+        ),
         "cosine": lambda epoch: _cosine(epoch, base_lr, max(epochs - warmup, 1), section.alpha or 0.0),
     }
     if section.name == "plateau":

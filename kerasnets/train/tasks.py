@@ -21,7 +21,9 @@ TASKS: Registry[type[Task]] = Registry("task")
 
 def psnr(clean: np.ndarray, other: np.ndarray) -> float:
     """Mean peak signal-to-noise ratio (dB) over images in 0..255 pixel space."""
-    error = np.mean((clean.astype(np.float64) - other.astype(np.float64)) ** 2, axis=tuple(range(1, clean.ndim)))
+    error = np.mean(
+        (clean.astype(np.float64) - other.astype(np.float64)) ** 2, axis=tuple(range(1, clean.ndim))
+    )
     return float(np.mean(10 * np.log10(255.0**2 / np.maximum(error, 1e-10))))
 
 
@@ -96,8 +98,13 @@ class _Regression(Task):
     headline = "test_psnr"
 
     def compile(self, model, optimizer, jit_compile, steps_per_execution):
-        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"], jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution)
+        model.compile(
+            optimizer=optimizer,
+            loss="mse",
+            metrics=["mae"],
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
 
     def _inputs(self, splits, images: np.ndarray, seed: int = 0) -> np.ndarray:
         return splits.normalize(images)
@@ -107,8 +114,10 @@ class _Regression(Task):
         inputs = self._inputs(splits, splits.x_test)
         output = net.predict(inputs, batch_size=batch_size, verbose=0)
         truth = _pixels(clean, splits.mean, splits.std)
-        metrics = {"test_loss": float(np.mean((output - clean) ** 2)),
-                   "test_psnr": psnr(truth, _pixels(output, splits.mean, splits.std))}
+        metrics = {
+            "test_loss": float(np.mean((output - clean) ** 2)),
+            "test_psnr": psnr(truth, _pixels(output, splits.mean, splits.std)),
+        }
         if inputs is not clean:
             metrics["test_noisy_psnr"] = psnr(truth, _pixels(inputs, splits.mean, splits.std))
             metrics["test_psnr_gain"] = metrics["test_psnr"] - metrics["test_noisy_psnr"]
@@ -146,7 +155,10 @@ class Denoise(_Regression):
     def target_fn(self, splits):
         task = self.recipe.task
         low, high = self._bounds(splits)
-        return lambda images, labels, seed: (corrupt(images, seed, task.noise, task.noise_level, low, high), images)
+        return lambda images, labels, seed: (
+            corrupt(images, seed, task.noise, task.noise_level, low, high),
+            images,
+        )
 
     def _inputs(self, splits, images, seed=0):
         import tensorflow as tf
@@ -176,8 +188,14 @@ class Classify(Task):
         outputs = len(model.outputs)
         weights = None if outputs == 1 else [1.0] + [AUX_LOSS_WEIGHT] * (outputs - 1)
         metrics = ["accuracy"] if outputs == 1 else [["accuracy"]] + [[] for _ in range(outputs - 1)]
-        model.compile(optimizer=optimizer, loss=loss if outputs == 1 else [loss] * outputs, loss_weights=weights,
-                      metrics=metrics, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+        model.compile(
+            optimizer=optimizer,
+            loss=loss if outputs == 1 else [loss] * outputs,
+            loss_weights=weights,
+            metrics=metrics,
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
 
     def callbacks(self, model, tracker, splits):
         from kerasnets.train.loop import AliasMainOutput
@@ -201,15 +219,20 @@ class Classify(Task):
         if self.recipe.eval.tta != "none":
             from kerasnets.train.loop import evaluate_tta
 
-            metrics["test_accuracy_tta"] = evaluate_tta(net, splits, self.recipe.eval.tta,
-                                                        self.recipe.eval.crop_fraction, batch_size)
+            metrics["test_accuracy_tta"] = evaluate_tta(
+                net, splits, self.recipe.eval.tta, self.recipe.eval.crop_fraction, batch_size
+            )
         return metrics
 
     def figures(self, net, splits):
         from kerasnets.plots import confusion_matrix_figure
 
-        return [(confusion_matrix_figure(splits.y_test, self.predictions, splits.class_names),
-                 "confusion_matrix.png")]
+        return [
+            (
+                confusion_matrix_figure(splits.y_test, self.predictions, splits.class_names),
+                "confusion_matrix.png",
+            )
+        ]
 
 
 @TASKS.register("sequence")
@@ -228,9 +251,13 @@ class Segment(Task):
 
     def compile(self, model, optimizer, jit_compile, steps_per_execution):
         classes = int(model.outputs[0].shape[-1])
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy", keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou")],
-                      jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+        model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy", keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou")],
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
 
     def evaluate(self, net, pipelines, splits, batch_size):
         probabilities = net.predict(pipelines.test, verbose=0)
@@ -243,8 +270,11 @@ class Segment(Task):
             if union:
                 ious.append(np.sum((truth == c) & (self.predictions == c)) / union)
         loss = float(net.evaluate(pipelines.test, verbose=0)[0])
-        return {"test_loss": loss, "test_pixel_accuracy": float(np.mean(self.predictions == truth)),
-                "test_mean_iou": float(np.mean(ious))}
+        return {
+            "test_loss": loss,
+            "test_pixel_accuracy": float(np.mean(self.predictions == truth)),
+            "test_mean_iou": float(np.mean(ious)),
+        }
 
     def figures(self, net, splits):
         from kerasnets.plots import image_rows
@@ -252,8 +282,11 @@ class Segment(Task):
         count = 8
         classes = max(len(splits.class_names) - 1, 1)
         as_image = lambda masks: (masks[..., None] * (255.0 / classes)).repeat(3, axis=-1)  # noqa: E731
-        rows = [("image", splits.x_test[:count]), ("mask", as_image(splits.y_test[:count])),
-                ("prediction", as_image(self.predictions[:count]))]
+        rows = [
+            ("image", splits.x_test[:count]),
+            ("mask", as_image(splits.y_test[:count])),
+            ("prediction", as_image(self.predictions[:count])),
+        ]
         return [(image_rows(rows, "segmentation: test images"), "segmentation.png")]
 
 

@@ -13,10 +13,15 @@ def _crops(images: np.ndarray, fraction: float) -> Iterator[np.ndarray]:
 
     height, width = images.shape[1:3]
     ch, cw = max(1, round(height * fraction)), max(1, round(width * fraction))
-    corners = [(0, 0), (0, width - cw), (height - ch, 0), (height - ch, width - cw),
-               ((height - ch) // 2, (width - cw) // 2)]
+    corners = [
+        (0, 0),
+        (0, width - cw),
+        (height - ch, 0),
+        (height - ch, width - cw),
+        ((height - ch) // 2, (width - cw) // 2),
+    ]
     for y, x in corners:
-        crop = images[:, y:y + ch, x:x + cw]
+        crop = images[:, y : y + ch, x : x + cw]
         yield tf.image.resize(crop, (height, width)).numpy() if (ch, cw) != (height, width) else crop
 
 
@@ -33,12 +38,17 @@ def views(images: np.ndarray, mode: str, crop_fraction: float = 0.875) -> Iterat
         raise ValueError(f"unknown TTA mode {mode!r}; valid: hflip, ten_crop")
 
 
-def tta_predict(predict: Callable[[np.ndarray], np.ndarray], images: np.ndarray, mode: str,
-                crop_fraction: float = 0.875, chunk: int = 2048) -> np.ndarray:
+def tta_predict(
+    predict: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    mode: str,
+    crop_fraction: float = 0.875,
+    chunk: int = 2048,
+) -> np.ndarray:
     """Mean class probabilities over the views, computed ``chunk`` images at a time."""
     outputs = []
     for start in range(0, len(images), chunk):
-        part = images[start:start + chunk]
+        part = images[start : start + chunk]
         probabilities = [predict(np.ascontiguousarray(view)) for view in views(part, mode, crop_fraction)]
         outputs.append(np.mean(probabilities, axis=0))
     return np.concatenate(outputs)
