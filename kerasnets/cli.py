@@ -152,6 +152,33 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    from kerasnets.errors import KerasnetsError
+    from kerasnets.models import MODELS
+    from kerasnets.models.summary import summarize, to_rich_table
+    from kerasnets.recipe import parse_override
+    from kerasnets.registry import UnknownNameError
+
+    try:
+        MODELS.get(args.name)
+    except UnknownNameError as exc:
+        raise KerasnetsError(f"model: {exc.message}") from None
+    try:
+        shape = tuple(int(v) for v in args.input_shape.split(",")) if args.input_shape else None
+    except ValueError:
+        raise KerasnetsError(f"--input-shape: expected H,W,C integers, got {args.input_shape!r}") from None
+    options = {}
+    for text in args.set or []:
+        keys, value = parse_override(text)
+        options[".".join(keys)] = value
+    try:
+        table = summarize(args.name, shape, args.num_classes, **options)
+    except ValueError as exc:
+        raise KerasnetsError(str(exc).splitlines()[0]) from None
+    _console().print(to_rich_table(table))
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from kerasnets.runs import runs_table
 
@@ -217,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("schema", cmd_schema, "print the recipe JSON Schema")
     add("models", cmd_models, "list the registered models")
+
+    p = add("summary", cmd_summary, "per-layer table: output shape, parameters, activation memory, mult-adds")
+    p.add_argument("name", help="registered model name (see `kerasnets models`)")
+    p.add_argument("--input-shape", help="H,W,C (default: the model's reference input)")
+    p.add_argument("--num-classes", type=int, help="default: the model's reference class count")
+    p.add_argument("--set", action="append", metavar="OPTION=VALUE", help="a builder option (repeatable)")
 
     p = add("runs", cmd_runs, "table of recent runs in the tracking store")
     p.add_argument("--limit", type=int, default=20)

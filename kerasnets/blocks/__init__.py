@@ -1,13 +1,71 @@
 """Reusable building blocks shared by every builder."""
 
+from kerasnets.blocks.activations import Maxout, maxout
+from kerasnets.blocks.attention import ATTENTION, apply_attention, squeeze_excite
 from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_act, conv_bn_act
-from kerasnets.blocks.heads import classifier_head
+from kerasnets.blocks.dense import dense_block, dense_layer, transition_block
+from kerasnets.blocks.heads import HEADS, classifier_head, nin_head
+from kerasnets.blocks.inception import InceptionWidths, aux_classifier, inception_module
+from kerasnets.blocks.mlpconv import mlpconv
+from kerasnets.blocks.norm import LocalResponseNormalization, local_response_norm
+from kerasnets.blocks.pooling import (
+    POOLING,
+    CrossChannelMaxPooling,
+    LpPooling2D,
+    cross_channel_max_pool,
+    lp_pool,
+    max_over_groups,
+)
+from kerasnets.blocks.residual import (
+    BLOCKS,
+    SHORTCUTS,
+    ZeroPadChannels,
+    basic_block,
+    bottleneck_block,
+    projection_shortcut,
+    residual_stage,
+    zero_pad_shortcut,
+)
+
+#: Every custom layer class (each registered with ``keras.saving`` under package "kerasnets").
+CUSTOM_LAYERS = (LocalResponseNormalization, LpPooling2D, CrossChannelMaxPooling, Maxout, ZeroPadChannels)
 
 __all__ = [
+    "ATTENTION",
+    "BLOCKS",
+    "CUSTOM_LAYERS",
+    "HEADS",
+    "POOLING",
+    "SHORTCUTS",
+    "CrossChannelMaxPooling",
+    "InceptionWidths",
+    "LocalResponseNormalization",
+    "LpPooling2D",
+    "Maxout",
+    "ZeroPadChannels",
+    "apply_attention",
+    "aux_classifier",
+    "basic_block",
     "batch_norm",
     "bn_act_conv",
+    "bottleneck_block",
     "classifier_head",
     "conv",
     "conv_act",
     "conv_bn_act",
+    "cross_channel_max_pool",
+    "dense_block",
+    "dense_layer",
+    "inception_module",
+    "local_response_norm",
+    "lp_pool",
+    "max_over_groups",
+    "maxout",
+    "mlpconv",
+    "nin_head",
+    "projection_shortcut",
+    "residual_stage",
+    "squeeze_excite",
+    "transition_block",
+    "zero_pad_shortcut",
 ]

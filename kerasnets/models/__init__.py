@@ -1,6 +1,6 @@
 """Model builders. Importing this package registers every family module."""
 
-from kerasnets.models import lenet, mlp  # noqa: F401  (registration side effects)
+from kerasnets.models import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, small, vgg  # noqa: F401  (registration side effects)
 from kerasnets.models.base import (
     MODELS,
     build,

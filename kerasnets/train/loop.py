@@ -150,9 +150,16 @@ def inference_model(model: keras.Model) -> keras.Model:
 
 
 def model_summary_text(model: keras.Model) -> str:
+    """The per-layer table (shapes, parameters, activation memory, mult-adds) and Keras' summary."""
+    from kerasnets.models.summary import format_text, summarize
+
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), line_length=110)
-    return "\n".join(lines)
+    try:
+        table = format_text(summarize(model))
+    except Exception as exc:  # noqa: BLE001 - a summary must never stop a run
+        table = f"(per-layer table unavailable: {exc})"
+    return table + "\n\n" + "\n".join(lines)
 
 
 def make_augmenter(recipe: Recipe, splits: Splits):

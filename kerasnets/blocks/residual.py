@@ -1,0 +1,174 @@
+"""Residual blocks (He et al. 2016, "Deep residual learning for image recognition"; pre-activation
+variant: He et al. 2016, "Identity mappings in deep residual networks"). Seeds 000, 001, 003.
+
+``basic_block``: two 3x3 convolutions (ResNet-18/34 and the CIFAR ResNets).
+``bottleneck_block``: 1x1 reduce, 3x3, 1x1 expand x4 (ResNet-50/101/152).
+Shortcuts: identity when the shape is kept; otherwise option A (subsample and zero-pad the
+extra channels, no parameters) or option B (1x1 projection + BN). ``attention`` names an
+``ATTENTION`` block applied to the residual branch before the addition (SE-ResNet).
+``preact=True`` gives the v2 order BN-ReLU-conv with a clean identity path.
+Layer names: ``{name}_{i}_conv`` / ``_bn`` / ``_relu`` for the i-th convolution, ``{name}_0_*``
+for the shortcut, ``{name}_add``, ``{name}_out`` (v1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import keras
+from keras import ops
+
+from kerasnets.blocks.attention import apply_attention
+from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_bn_act
+
+Shortcut = Literal["A", "B"]
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class ZeroPadChannels(keras.layers.Layer):
+    """Append ``before`` and ``after`` all-zero channels (the option-A shortcut of He et al.)."""
+
+    def __init__(self, before: int = 0, after: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.before, self.after = int(before), int(after)
+
+    def call(self, inputs):
+        pad = [[0, 0]] * (len(inputs.shape) - 1) + [[self.before, self.after]]
+        return ops.pad(inputs, pad)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else channels + self.before + self.after)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "before": self.before, "after": self.after}
+
+
+def zero_pad_shortcut(x, filters: int, strides: int, *, name: str, **_) -> keras.KerasTensor:
+    """Option A: take every ``strides``-th pixel, pad the new channels with zeros (both sides)."""
+    if strides > 1:
+        x = keras.layers.MaxPooling2D(1, strides=strides, name=f"{name}_0_subsample")(x)
+    extra = filters - x.shape[-1]
+    return ZeroPadChannels(extra // 2, extra - extra // 2, name=f"{name}_0_pad")(x) if extra else x
+
+
+def projection_shortcut(
+    x, filters: int, strides: int, *, name: str, use_bias: bool = False, normalize: bool = True
+) -> keras.KerasTensor:
+    """Option B: a strided 1x1 convolution to ``filters`` maps, then BN (v1; v2 omits BN)."""
+    x = conv(x, filters, 1, strides=strides, use_bias=use_bias, name=f"{name}_0_conv")
+    return batch_norm(x, name=f"{name}_0_bn") if normalize else x
+
+
+SHORTCUTS: dict[str, Callable[..., keras.KerasTensor]] = {"A": zero_pad_shortcut, "B": projection_shortcut}
+
+
+def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact) -> keras.KerasTensor:
+    if strides == 1 and x.shape[-1] == filters:
+        return x
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"unknown shortcut {shortcut!r}; valid: {', '.join(SHORTCUTS)}")
+    return SHORTCUTS[shortcut](x, filters, strides, name=name, use_bias=use_bias, normalize=not preact)
+
+
+def _residual(
+    x: keras.KerasTensor,
+    convs: list[tuple[int, int, int]],
+    *,
+    name: str,
+    shortcut: Shortcut,
+    attention: str | None,
+    preact: bool,
+    conv_bias: bool,
+) -> keras.KerasTensor:
+    """Shared body: ``convs`` is a list of ``(filters, kernel, strides)``; last one has no ReLU."""
+    out_filters = convs[-1][0]
+    strides = max(s for _, _, s in convs)
+    kw = {"use_bias": conv_bias, "padding": "same"}
+    if preact:
+        pre = keras.layers.Activation("relu", name=f"{name}_preact_relu")(
+            batch_norm(x, name=f"{name}_preact_bn")
+        )
+        needs_projection = strides > 1 or x.shape[-1] != out_filters
+        # v2: a projection sees the pre-activated input; the identity path stays untouched.
+        source = pre if needs_projection and shortcut == "B" else x
+        skip = _shortcut(
+            source, out_filters, strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=True
+        )
+        filters, kernel, stride = convs[0]
+        y = conv(pre, filters, kernel, strides=stride, name=f"{name}_1_conv", **kw)
+        for i, (filters, kernel, stride) in enumerate(convs[1:], start=2):
+            y = bn_act_conv(y, filters, kernel, strides=stride, name=f"{name}_{i}", **kw)
+        y = apply_attention(y, attention, name=name)
+        return keras.layers.Add(name=f"{name}_add")([skip, y])
+    skip = _shortcut(x, out_filters, strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=False)
+    y = x
+    for i, (filters, kernel, stride) in enumerate(convs, start=1):
+        activation = "relu" if i < len(convs) else None
+        y = conv_bn_act(y, filters, kernel, strides=stride, activation=activation, name=f"{name}_{i}", **kw)
+    y = apply_attention(y, attention, name=name)
+    y = keras.layers.Add(name=f"{name}_add")([skip, y])
+    return keras.layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def basic_block(
+    x: keras.KerasTensor,
+    filters: int,
+    *,
+    name: str,
+    strides: int = 1,
+    shortcut: Shortcut = "B",
+    attention: str | None = None,
+    preact: bool = False,
+    conv_bias: bool = False,
+) -> keras.KerasTensor:
+    """3x3 (stride ``strides``) and 3x3 convolutions, ``filters`` maps out."""
+    convs = [(filters, 3, strides), (filters, 3, 1)]
+    return _residual(
+        x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias
+    )
+
+
+def bottleneck_block(
+    x: keras.KerasTensor,
+    filters: int,
+    *,
+    name: str,
+    strides: int = 1,
+    shortcut: Shortcut = "B",
+    attention: str | None = None,
+    preact: bool = False,
+    conv_bias: bool = False,
+    expansion: int = 4,
+) -> keras.KerasTensor:
+    """1x1 (``filters``), 3x3 (``filters``), 1x1 (``expansion * filters``) convolutions.
+
+    v1 strides the first 1x1 convolution as in the original Caffe model and
+    ``keras.applications.ResNet50``; v2 strides the 3x3 (fb.resnet.torch pre-activation nets).
+    """
+    first, middle = (1, strides) if preact else (strides, 1)
+    convs = [(filters, 1, first), (filters, 3, middle), (expansion * filters, 1, 1)]
+    return _residual(
+        x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias
+    )
+
+
+BLOCKS: dict[str, Callable[..., keras.KerasTensor]] = {"basic": basic_block, "bottleneck": bottleneck_block}
+
+
+def residual_stage(
+    x: keras.KerasTensor,
+    block: Literal["basic", "bottleneck"],
+    filters: int,
+    depth: int,
+    *,
+    name: str,
+    strides: int = 1,
+    **block_kwargs,
+) -> keras.KerasTensor:
+    """``depth`` blocks named ``{name}_block1..``; only the first one strides."""
+    make = BLOCKS[block]
+    for i in range(1, depth + 1):
+        x = make(x, filters, strides=strides if i == 1 else 1, name=f"{name}_block{i}", **block_kwargs)
+    return x
