@@ -234,6 +234,9 @@ def test_cnn_small_vs_mlp_small_per_layer_counts():
     mlp = build("mlp_small", (28, 28, 1), 10)
     assert _params(mlp, ["fc1", "fc2", "predictions"]) == [219_800, 78_680, 2_810]
     assert build("cnn_small", (28, 28, 1), 10, pooling="l2").count_params() == 297_440
+    maxout = build("cnn_small", (28, 28, 1), 10, activation="maxout")
+    assert tuple(maxout.get_layer("conv1_maxout").output.shape[1:]) == (28, 28, 5)
+    assert _params(maxout, ["conv1", "fc1"]) == [260, 2 * 294_300]
     assert (
         build("mlp_small", (28, 28, 1), 10, activation="maxout").get_layer("fc1").count_params()
         == 2 * 219_800

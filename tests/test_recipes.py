@@ -97,3 +97,28 @@ def test_json_schema_lists_every_section():
         "train",
         "tracking",
     } <= set(schema["properties"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
+def test_every_recipe_runs_one_step_on_synthetic_data(path):
+    """The recipe's model, optimiser, schedule and augmentation, on a few synthetic images of
+    the recipe's input size."""
+    from kerasnets.data.datasets import DATASETS
+    from kerasnets.recipe import validate
+    from kerasnets.train.loop import run
+
+    recipe = load_recipe(path)
+    if recipe.task.name != "classify":
+        pytest.skip("non-classification recipes have their own tests")
+    native = DATASETS.meta(recipe.data.dataset).get("shape") or (224, 224, 3)
+    height, width = recipe.data.image_size or native[:2]
+    channels = recipe.data.channels or native[2]
+    data = recipe.model_dump(mode="json")
+    data["data"].update(dataset="synthetic", dir=None, limit=None, batch_size=4, validation_split=0.25,
+                        options={"num_samples": 16, "num_classes": 10, "shape": [height, width, channels]})
+    data["train"].update(epochs=1, verbose=0, steps_per_execution=1)
+    data["tracking"]["enabled"] = False
+    data["eval"]["tta"] = "none"
+    result = run(validate(data, str(path)), echo=lambda _: None)
+    assert result.test_accuracy is not None and len(result.history["loss"]) == 1

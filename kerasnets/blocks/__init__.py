@@ -1,10 +1,10 @@
 """Reusable building blocks shared by every builder."""
 
-from kerasnets.blocks.activations import Maxout, maxout
+from kerasnets.blocks.activations import Maxout, conv_maxout, dense_act, maxout
 from kerasnets.blocks.attention import ATTENTION, apply_attention, squeeze_excite
 from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_act, conv_bn_act
 from kerasnets.blocks.dense import dense_block, dense_layer, transition_block
-from kerasnets.blocks.heads import HEADS, classifier_head, nin_head
+from kerasnets.blocks.heads import HEADS, classifier_head, fc_head, gap_head, nin_head
 from kerasnets.blocks.inception import InceptionWidths, aux_classifier, inception_module
 from kerasnets.blocks.mlpconv import mlpconv
 from kerasnets.blocks.norm import LocalResponseNormalization, local_response_norm
@@ -53,9 +53,13 @@ __all__ = [
     "conv",
     "conv_act",
     "conv_bn_act",
+    "conv_maxout",
     "cross_channel_max_pool",
     "dense_block",
+    "dense_act",
     "dense_layer",
+    "fc_head",
+    "gap_head",
     "inception_module",
     "local_response_norm",
     "lp_pool",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerasnets.blocks.pooling import max_over_groups
+from kerasnets.blocks.conv import conv
+from kerasnets.blocks.pooling import CrossChannelMaxPooling, max_over_groups
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -71,3 +72,20 @@ class Maxout(keras.layers.Layer):
 def maxout(x: keras.KerasTensor, units: int, *, name: str, pieces: int = 2) -> keras.KerasTensor:
     """A maxout layer of ``units`` units with ``pieces`` linear pieces each."""
     return Maxout(units, pieces, name=name)(x)
+
+
+def dense_act(x: keras.KerasTensor, units: int, activation: str, *, name: str) -> keras.KerasTensor:
+    """A fully connected layer with any Keras activation, or maxout units (two pieces) when
+    ``activation="maxout"``."""
+    if activation == "maxout":
+        return Maxout(units, pieces=2, name=name)(x)
+    return keras.layers.Dense(units, activation=activation, name=name)(x)
+
+
+def conv_maxout(
+    x: keras.KerasTensor, filters: int, kernel_size: int, *, name: str, pieces: int = 2, **conv_kwargs
+) -> keras.KerasTensor:
+    """Convolutional maxout: ``filters * pieces`` linear maps, then the max over each group of
+    ``pieces`` adjacent maps (cross-channel max pooling, Goodfellow et al. 2013)."""
+    x = conv(x, filters * pieces, kernel_size, name=name, **conv_kwargs)
+    return CrossChannelMaxPooling(pieces, name=f"{name}_maxout")(x)

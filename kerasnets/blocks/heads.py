@@ -1,13 +1,31 @@
-"""Classifier heads: builders return features, a head turns them into class scores."""
+"""Classifier heads: builders return features, a head turns them into class scores.
+
+``HEADS`` maps the names of a builder's ``head`` option to heads with one signature,
+``head(x, num_classes, *, hidden, dropout)``: ``fc`` (flatten + FC layers: AlexNet, VGG),
+``gap`` (global average pooling + FC layers: VGG-GAP, seed 000) and ``nin`` (1x1 convolution to
+the classes + global average pooling, no FC layer: Network in Network).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import keras
 
 from kerasnets.blocks.conv import conv
+
+_GLOBAL_POOLS = {
+    ("avg", 3): keras.layers.GlobalAveragePooling1D,
+    ("avg", 4): keras.layers.GlobalAveragePooling2D,
+    ("max", 3): keras.layers.GlobalMaxPooling1D,
+    ("max", 4): keras.layers.GlobalMaxPooling2D,
+}
+
+
+def _pool(x: keras.KerasTensor, pooling: str, name: str) -> keras.KerasTensor:
+    layer = keras.layers.Flatten if pooling == "flatten" else _GLOBAL_POOLS[(pooling, len(x.shape))]
+    return layer(name=name)(x)
 
 
 def classifier_head(
@@ -28,14 +46,7 @@ def classifier_head(
     ``pooling="avg"`` with no hidden layer is the global-average-pooling head (ResNet);
     ``input_dropout`` drops pooled features before the first dense layer (GoogLeNet's 40%).
     """
-    pool_layers = {
-        "flatten": keras.layers.Flatten,
-        "avg": keras.layers.GlobalAveragePooling2D
-        if len(x.shape) == 4
-        else keras.layers.GlobalAveragePooling1D,
-        "max": keras.layers.GlobalMaxPooling2D if len(x.shape) == 4 else keras.layers.GlobalMaxPooling1D,
-    }
-    x = pool_layers[pooling](name=f"{name}_{pooling}")(x)
+    x = _pool(x, pooling, f"{name}_{pooling}")
     if input_dropout:
         x = keras.layers.Dropout(input_dropout, name=f"{name}_dropout0")(x)
     for i, units in enumerate(hidden, start=1):
@@ -55,18 +66,25 @@ def nin_head(
     """Network-in-Network head (Lin et al. 2013): a 1x1 convolution to one map per class,
     global average pooling of each map, softmax. No fully connected layer."""
     x = conv(x, num_classes, 1, name=f"{name}_conv")
-    gap = keras.layers.GlobalAveragePooling2D if len(x.shape) == 4 else keras.layers.GlobalAveragePooling1D
-    x = gap(name=f"{name}_avg")(x)
+    x = _pool(x, "avg", f"{name}_avg")
     return keras.layers.Activation(output_activation, name=f"{name}_predictions")(x)
 
 
-#: Heads by name for builders with a ``head`` option: ``(features, num_classes, **kw) -> scores``.
-HEADS = {
-    "fc": lambda x, n, hidden=(4096, 4096), dropout=0.0: classifier_head(
-        x, n, pooling="flatten", hidden=hidden, dropout=dropout
-    ),
-    "gap": lambda x, n, hidden=(4096,), dropout=0.0: classifier_head(
-        x, n, pooling="avg", hidden=hidden, dropout=dropout
-    ),
-    "nin": lambda x, n, hidden=(), dropout=0.0: nin_head(x, n),
-}
+def fc_head(x, num_classes: int, *, hidden: Sequence[int] = (4096, 4096), dropout: float = 0.0):
+    """Flatten, ``hidden`` FC layers each followed by ``dropout``, output (AlexNet, VGG)."""
+    return classifier_head(x, num_classes, pooling="flatten", hidden=hidden, dropout=dropout)
+
+
+def gap_head(x, num_classes: int, *, hidden: Sequence[int] = (4096,), dropout: float = 0.0):
+    """Global average pooling, ``hidden`` FC layers with ``dropout``, output (VGG-GAP)."""
+    return classifier_head(x, num_classes, pooling="avg", hidden=hidden, dropout=dropout)
+
+
+def nin_gap_head(x, num_classes: int, *, hidden: Sequence[int] = (), dropout: float = 0.0):
+    """:func:`nin_head` under the common signature (``hidden`` must be empty, no dropout)."""
+    if hidden:
+        raise ValueError(f"the NiN head has no hidden layers, got hidden={tuple(hidden)!r}")
+    return nin_head(x, num_classes)
+
+
+HEADS: dict[str, Callable[..., keras.KerasTensor]] = {"fc": fc_head, "gap": gap_head, "nin": nin_gap_head}

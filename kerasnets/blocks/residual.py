@@ -72,44 +72,44 @@ def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact) -> keras
     return SHORTCUTS[shortcut](x, filters, strides, name=name, use_bias=use_bias, normalize=not preact)
 
 
-def _residual(
-    x: keras.KerasTensor,
-    convs: list[tuple[int, int, int]],
-    *,
-    name: str,
-    shortcut: Shortcut,
-    attention: str | None,
-    preact: bool,
-    conv_bias: bool,
-) -> keras.KerasTensor:
-    """Shared body: ``convs`` is a list of ``(filters, kernel, strides)``; last one has no ReLU."""
-    out_filters = convs[-1][0]
+def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias) -> keras.KerasTensor:
+    """conv-BN-ReLU ... conv-BN, [attention], add the shortcut, ReLU (He et al. 2016a)."""
     strides = max(s for _, _, s in convs)
-    kw = {"use_bias": conv_bias, "padding": "same"}
-    if preact:
-        pre = keras.layers.Activation("relu", name=f"{name}_preact_relu")(
-            batch_norm(x, name=f"{name}_preact_bn")
-        )
-        needs_projection = strides > 1 or x.shape[-1] != out_filters
-        # v2: a projection sees the pre-activated input; the identity path stays untouched.
-        source = pre if needs_projection and shortcut == "B" else x
-        skip = _shortcut(
-            source, out_filters, strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=True
-        )
-        filters, kernel, stride = convs[0]
-        y = conv(pre, filters, kernel, strides=stride, name=f"{name}_1_conv", **kw)
-        for i, (filters, kernel, stride) in enumerate(convs[1:], start=2):
-            y = bn_act_conv(y, filters, kernel, strides=stride, name=f"{name}_{i}", **kw)
-        y = apply_attention(y, attention, name=name)
-        return keras.layers.Add(name=f"{name}_add")([skip, y])
-    skip = _shortcut(x, out_filters, strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=False)
+    skip = _shortcut(x, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=False)
     y = x
     for i, (filters, kernel, stride) in enumerate(convs, start=1):
-        activation = "relu" if i < len(convs) else None
-        y = conv_bn_act(y, filters, kernel, strides=stride, activation=activation, name=f"{name}_{i}", **kw)
+        activation = "relu" if i < len(convs) else None  # the last ReLU comes after the addition
+        y = conv_bn_act(
+            y, filters, kernel, strides=stride, activation=activation, use_bias=conv_bias, name=f"{name}_{i}"
+        )
     y = apply_attention(y, attention, name=name)
     y = keras.layers.Add(name=f"{name}_add")([skip, y])
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias) -> keras.KerasTensor:
+    """BN-ReLU-conv ... BN-ReLU-conv, [attention], add: nothing on the identity path (He et al. 2016b)."""
+    strides = max(s for _, _, s in convs)
+    pre = keras.layers.Activation("relu", name=f"{name}_preact_relu")(batch_norm(x, name=f"{name}_preact_bn"))
+    # A projection sees the pre-activated input; identity and zero-padding shortcuts the raw one.
+    source = pre if shortcut == "B" else x
+    skip = _shortcut(
+        source, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=True
+    )
+    if skip is source:
+        skip = x  # identity: keep the un-normalised input
+    filters, kernel, stride = convs[0]
+    y = conv(pre, filters, kernel, strides=stride, use_bias=conv_bias, name=f"{name}_1_conv")
+    for i, (filters, kernel, stride) in enumerate(convs[1:], start=2):
+        y = bn_act_conv(y, filters, kernel, strides=stride, use_bias=conv_bias, name=f"{name}_{i}")
+    y = apply_attention(y, attention, name=name)
+    return keras.layers.Add(name=f"{name}_add")([skip, y])
+
+
+def _residual(x, convs, *, name, shortcut, attention, preact, conv_bias) -> keras.KerasTensor:
+    """``convs``: ``(filters, kernel, strides)`` of the residual branch, in order."""
+    body = _residual_v2 if preact else _residual_v1
+    return body(x, convs, name=name, shortcut=shortcut, attention=attention, conv_bias=conv_bias)
 
 
 def basic_block(

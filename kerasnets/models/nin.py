@@ -7,7 +7,7 @@ from typing import Literal
 
 import keras
 
-from kerasnets.blocks import classifier_head, mlpconv, nin_head
+from kerasnets.blocks import HEADS, mlpconv
 from kerasnets.models.base import register_model
 
 #: The CIFAR-10 NiN of the paper's Caffe model: (filters of the mlpconv, kernel, pool after it).
@@ -16,6 +16,8 @@ NIN_LAYERS = (
     ((192, 192, 192), 5, "avg"),
     ((192, 192), 3, None),  # the head's 1x1 convolution to the classes completes the third mlpconv
 )
+#: The option's values -> ``HEADS``: the paper's GAP head is the ``nin`` head; ``fc`` flattens.
+NIN_HEADS = {"gap": "nin", "fc": "fc"}
 POOLS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
 
 
@@ -48,8 +50,5 @@ def nin(
             x = POOLS[pool](3, strides=2, padding="same", name=f"mlpconv{i}_pool")(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name=f"mlpconv{i}_dropout")(x)
-    if head == "gap":
-        outputs = nin_head(x, num_classes)
-    else:
-        outputs = classifier_head(x, num_classes, pooling="flatten")
+    outputs = HEADS[NIN_HEADS[head]](x, num_classes, hidden=())
     return keras.Model(inputs, outputs, name="nin")

@@ -12,8 +12,7 @@ from typing import Literal
 
 import keras
 
-from kerasnets.blocks import POOLING, conv_act
-from kerasnets.blocks.activations import Maxout
+from kerasnets.blocks import POOLING, conv_act, conv_maxout, dense_act
 from kerasnets.models.base import register_model
 
 
@@ -33,12 +32,19 @@ def cnn_small(
 ) -> keras.Model:
     """One convolution (5 filters, 5x5, ``same``), a 2x2 pool (max, average or L2-norm
     pooling), a 300-unit dense layer, the output: the CNN side of seed 000's comparison
-    (LeCun et al. 1998 style convnet vs a plain multi-layer perceptron)."""
+    (LeCun et al. 1998 style convnet vs a plain multi-layer perceptron).
+
+    ``activation="maxout"`` (Goodfellow et al. 2013) makes the convolution 10 linear maps
+    max-pooled across pairs of channels and the dense layer maxout units of two pieces.
+    """
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv_act(inputs, 5, 5, padding="same", activation=activation, name="conv1")  # 28x28x5
+    if activation == "maxout":
+        x = conv_maxout(inputs, 5, 5, padding="same", name="conv1")  # 28x28x10 -> 28x28x5
+    else:
+        x = conv_act(inputs, 5, 5, padding="same", activation=activation, name="conv1")  # 28x28x5
     x = POOLING[pooling](x, 2, "pool1")  # 14x14x5
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(300, activation=activation, name="fc1")(x)
+    x = dense_act(x, 300, activation, name="fc1")
     if dropout:
         x = keras.layers.Dropout(dropout, name="fc1_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
@@ -66,10 +72,7 @@ def mlp_small(
     inputs = keras.Input(shape=input_shape, name="image")
     x = keras.layers.Flatten(name="flatten")(inputs)
     for i in (1, 2):
-        if activation == "maxout":
-            x = Maxout(280, pieces=2, name=f"fc{i}")(x)
-        else:
-            x = keras.layers.Dense(280, activation=activation, name=f"fc{i}")(x)
+        x = dense_act(x, 280, activation, name=f"fc{i}")
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
