@@ -108,23 +108,33 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     console, overrides = _console(), list(args.set or [])
     if args.worker:
-        run_worker(args.sweep, overrides, max_trials=args.max_trials, data_dir=args.data_dir,
-                   echo=console.print)
+        run_worker(
+            args.sweep, overrides, max_trials=args.max_trials, data_dir=args.data_dir, echo=console.print
+        )
         return 0
     try:
-        result = tune(args.sweep, overrides, max_trials=args.max_trials, restart=args.restart,
-                      workers=args.workers, data_dir=args.data_dir, echo=console.print)
+        result = tune(
+            args.sweep,
+            overrides,
+            max_trials=args.max_trials,
+            restart=args.restart,
+            workers=args.workers,
+            data_dir=args.data_dir,
+            echo=console.print,
+        )
     except SweepStopped as exc:
         _console(stderr=True).print(f"error: {exc}", markup=False, style="red", soft_wrap=True)
         return 1
     done = sum(row["status"] == "COMPLETED" for row in result.trials)
-    console.print(f"[bold]{done} of {len(result.trials)} trials completed[/]; "
-                  f"parent run {result.parent_run_id}")
+    console.print(
+        f"[bold]{done} of {len(result.trials)} trials completed[/]; parent run {result.parent_run_id}"
+    )
     if result.best:
         best = result.best
         console.print(f"[bold green]best: trial {best['number']}, objective {best['objective']:.4f}[/]")
-        console.print(f"  best recipe: {result.best_recipe}  (kerasnets run {result.best_recipe})",
-                      soft_wrap=True)
+        console.print(
+            f"  best recipe: {result.best_recipe}  (kerasnets run {result.best_recipe})", soft_wrap=True
+        )
     return 0
 
 
@@ -192,8 +202,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from kerasnets.tracking import STORE_DIR, tracking_uri
 
     uri = args.tracking_uri or tracking_uri()
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-               "--host", args.host, "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     if uri.startswith("sqlite:///"):
         command += ["--default-artifact-root", (STORE_DIR / "artifacts").resolve().as_uri()]
     _console().print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C to stop)")
@@ -205,7 +225,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kerasnets", description="Classic CNNs as Keras 3 recipes, tracked in MLflow.")
+        prog="kerasnets", description="Classic CNNs as Keras 3 recipes, tracked in MLflow."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -235,8 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tune", cmd_tune, "run a hyperparameter sweep (continues an interrupted one)")
     p.add_argument("sweep", help="sweep YAML file (tuning/*.yaml)")
     p.add_argument("--max-trials", type=int, help="override the sweep's max_trials")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a base recipe key (repeatable)")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a base recipe key (repeatable)"
+    )
     p.add_argument("--restart", action="store_true", help="start afresh: new parent run, tuner state wiped")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
     p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")

@@ -74,21 +74,34 @@ class Section(BaseModel):
 
 class DataSection(Section):
     dataset: str = "digits"
-    dir: str | None = Field(None, description="local folder with the files (before --data-dir and KERASNETS_DATA_DIR)")
-    image_size: tuple[Pixels, Pixels] | None = Field(None, description="[height, width]; native size when null")
+    dir: str | None = Field(
+        None, description="local folder with the files (before --data-dir and KERASNETS_DATA_DIR)"
+    )
+    image_size: tuple[Pixels, Pixels] | None = Field(
+        None, description="[height, width]; native size when null"
+    )
     channels: Literal[1, 3] | None = Field(None, description="convert to 1 (grey) or 3 (RGB) channels")
-    resize: Literal["resize", "pad"] = Field("resize", description="reach image_size by bilinear resize or zero padding")
+    resize: Literal["resize", "pad"] = Field(
+        "resize", description="reach image_size by bilinear resize or zero padding"
+    )
     normalize: Literal["standardize", "scale", "none"] = Field(
-        "standardize", description="per-channel mean/std from the training split, [0,1] scaling, or none")
+        "standardize", description="per-channel mean/std from the training split, [0,1] scaling, or none"
+    )
     validation_split: Fraction = 0.1
     test_split: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
-        0.2, description="held-out share for data sets without an official test split")
-    batch_size: BatchSize = Field(128, description="a positive integer or 'full' (full-batch gradient descent)")
+        0.2, description="held-out share for data sets without an official test split"
+    )
+    batch_size: BatchSize = Field(
+        128, description="a positive integer or 'full' (full-batch gradient descent)"
+    )
     limit: Count | None = Field(None, description="use at most this many training examples")
-    seed: NonNegativeInt = Field(0, description="seed of the train/validation/test split (fixed across train.seed)")
+    seed: NonNegativeInt = Field(
+        0, description="seed of the train/validation/test split (fixed across train.seed)"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="options of the data set's loader")
     layout: Literal["image", "rows", "pixels"] = Field(
-        "image", description="model input: images, rows as time steps (H, W*C), or pixel by pixel (H*W, C)")
+        "image", description="model input: images, rows as time steps (H, W*C), or pixel by pixel (H*W, C)"
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -137,12 +150,16 @@ TASK_NAMES = ("classify", "reconstruct", "denoise", "generate", "segment", "sequ
 
 class TaskSection(Section):
     name: Literal["classify", "reconstruct", "denoise", "generate", "segment", "sequence"] = Field(
-        "classify", description="what the model learns: labels, its input back, a clean input from a corrupted "
-        "one, new images (GAN), per-pixel classes, or a sequence's class")
+        "classify",
+        description="what the model learns: labels, its input back, a clean input from a corrupted "
+        "one, new images (GAN), per-pixel classes, or a sequence's class",
+    )
     noise: Literal["gaussian", "salt_pepper", "masking"] = Field(
-        "gaussian", description="denoise: how inputs are corrupted (on the fly, per batch)")
+        "gaussian", description="denoise: how inputs are corrupted (on the fly, per batch)"
+    )
     noise_level: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
-        0.5, description="denoise: std of gaussian noise (in standardised units) or share of pixels hit")
+        0.5, description="denoise: std of gaussian noise (in standardised units) or share of pixels hit"
+    )
 
 
 class KernelRegularization(Section):
@@ -158,8 +175,9 @@ class EarlyStopping(Section):
 
 
 class RegularizationSection(Section):
-    kernel: KernelRegularization = Field(default_factory=KernelRegularization,
-                                         description="weight penalties; l1 and l2 together = elastic net")
+    kernel: KernelRegularization = Field(
+        default_factory=KernelRegularization, description="weight penalties; l1 and l2 together = elastic net"
+    )
     dropout: Fraction | None = Field(None, description="the model's dropout rate; builder default when null")
     label_smoothing: Fraction = 0.0
     early_stopping: EarlyStopping | None = None
@@ -229,9 +247,11 @@ class ScheduleSection(Section):
 
 class EvalSection(Section):
     tta: Literal["none", "hflip", "ten_crop"] = Field(
-        "none", description="test-time augmentation logged as test_accuracy_tta: flip average or 10-crop")
+        "none", description="test-time augmentation logged as test_accuracy_tta: flip average or 10-crop"
+    )
     crop_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        0.875, description="ten_crop: side of each crop as a fraction of the image (resized back)")
+        0.875, description="ten_crop: side of each crop as a fraction of the image (resized back)"
+    )
 
 
 class TrainSection(Section):
@@ -242,7 +262,8 @@ class TrainSection(Section):
     jit_compile: BoolOrAuto = Field("auto", description="XLA; auto = on for GPU, off on CPU")
     steps_per_execution: StepsPerExecution = Field("auto", description="auto = 16 on CPU, 32 on GPU")
     mixed_precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
-        "auto", description="auto = mixed_bfloat16 on GPU, float32 on CPU")
+        "auto", description="auto = mixed_bfloat16 on GPU, float32 on CPU"
+    )
     verbose: Literal[0, 1, 2] | None = Field(None, description="Keras fit verbosity; auto when null")
 
     @field_validator("loss")
@@ -253,7 +274,9 @@ class TrainSection(Section):
 
 class TrackingSection(Section):
     enabled: bool = True
-    uri: str | None = Field(None, description="MLflow tracking URI; else MLFLOW_TRACKING_URI, else the local store")
+    uri: str | None = Field(
+        None, description="MLflow tracking URI; else MLFLOW_TRACKING_URI, else the local store"
+    )
     experiment: Annotated[str, Field(min_length=1, max_length=250)] = "kerasnets"
     run_name: Annotated[str, Field(min_length=1, max_length=250)] | None = None
     log_model: bool = Field(True, description="log the trained model as an MLflow model")
@@ -269,9 +292,11 @@ class Recipe(Section):
     data: DataSection = Field(default_factory=DataSection)
     model: ModelSection = Field(default_factory=ModelSection)
     augment: list[dict[str, dict[str, Any] | None]] = Field(
-        default_factory=list, description="albumentations transforms by class name with arguments")
+        default_factory=list, description="albumentations transforms by class name with arguments"
+    )
     augment_batch: list[dict[str, dict[str, Any] | None]] = Field(
-        default_factory=list, description="batch-level augmentations after augment: mixup, cutmix")
+        default_factory=list, description="batch-level augmentations after augment: mixup, cutmix"
+    )
     regularization: RegularizationSection = Field(default_factory=RegularizationSection)
     init: InitSection = Field(default_factory=InitSection)
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
@@ -303,11 +328,15 @@ class Recipe(Section):
             raise ValueError("optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'")
         task = self.task.name
         if task == "sequence" and self.data.layout == "image":
-            raise ValueError("task 'sequence' reads images as sequences: set data.layout to 'rows' or 'pixels'")
+            raise ValueError(
+                "task 'sequence' reads images as sequences: set data.layout to 'rows' or 'pixels'"
+            )
         if task != "classify" and (self.augment_batch or self.eval.tta != "none"):
             raise ValueError(f"augment_batch and eval.tta apply to classification, not to task {task!r}")
         if task == "segment" and self.augment:
-            raise ValueError("augment changes image geometry without the masks: not available for task 'segment'")
+            raise ValueError(
+                "augment changes image geometry without the masks: not available for task 'segment'"
+            )
         return self
 
     def flatten(self) -> dict[str, str]:
@@ -373,7 +402,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RecipeError(str(path), [Problem("", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(str(path), [Problem("", f"cannot read the file ({exc.__class__.__name__})")]) from None
+        raise RecipeError(
+            str(path), [Problem("", f"cannot read the file ({exc.__class__.__name__})")]
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -399,7 +430,9 @@ def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     if isinstance(extends, str):
         extends = [extends]
     if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
-        raise RecipeError(str(path), [Problem("extends", "expected a file path or a list of them", extends, True)])
+        raise RecipeError(
+            str(path), [Problem("extends", "expected a file path or a list of them", extends, True)]
+        )
     merged: dict[str, Any] = {}
     for fragment in extends:
         fragment_path = path.parent / fragment

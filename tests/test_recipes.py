@@ -115,8 +115,14 @@ def test_every_recipe_runs_one_step_on_synthetic_data(path):
     height, width = recipe.data.image_size or native[:2]
     channels = recipe.data.channels or native[2]
     data = recipe.model_dump(mode="json")
-    data["data"].update(dataset="synthetic", dir=None, limit=None, batch_size=4, validation_split=0.25,
-                        options={"num_samples": 16, "num_classes": 10, "shape": [height, width, channels]})
+    data["data"].update(
+        dataset="synthetic",
+        dir=None,
+        limit=None,
+        batch_size=4,
+        validation_split=0.25,
+        options={"num_samples": 16, "num_classes": 10, "shape": [height, width, channels]},
+    )
     data["train"].update(epochs=1, verbose=0, steps_per_execution=1)
     data["tracking"]["enabled"] = False
     data["eval"]["tta"] = "none"

@@ -59,9 +59,7 @@ def conv(
 
 def batch_norm(x: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
     """Batch normalisation over the channel axis with the package-wide policy."""
-    return keras.layers.BatchNormalization(
-        axis=-1, epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name
-    )(x)
+    return keras.layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
 
 
 def conv_act(

@@ -75,19 +75,28 @@ def _offline() -> bool:
     return os.environ.get("KERASNETS_OFFLINE", "").lower() not in ("", "0", "false", "no")
 
 
-def _download_or_fail(name: str, search: Sequence[Path], subdirs: Sequence[str], files: Sequence[str],
-                      download: Callable[[], tuple]) -> tuple:
+def _download_or_fail(
+    name: str,
+    search: Sequence[Path],
+    subdirs: Sequence[str],
+    files: Sequence[str],
+    download: Callable[[], tuple],
+) -> tuple:
     looked = [str(b / s) for b in search for s in subdirs] + [str(b) for b in search]
-    hint = (f"Looked for {', '.join(files)} in: {', '.join(looked) or '(no folders)'}. "
-            "Put the files there, or point data.dir, --data-dir or KERASNETS_DATA_DIR at a folder "
-            f"holding them (layout: {subdirs[0]}/).")
+    hint = (
+        f"Looked for {', '.join(files)} in: {', '.join(looked) or '(no folders)'}. "
+        "Put the files there, or point data.dir, --data-dir or KERASNETS_DATA_DIR at a folder "
+        f"holding them (layout: {subdirs[0]}/)."
+    )
     if _offline():
         raise DataError(f"data set {name!r} not found locally and KERASNETS_OFFLINE is set. {hint}")
     try:
         return download()
     except Exception as exc:  # network errors come in many types
-        raise DataError(f"data set {name!r} not found locally and the download failed "
-                        f"({exc.__class__.__name__}: {str(exc)[:200]}). {hint}") from None
+        raise DataError(
+            f"data set {name!r} not found locally and the download failed "
+            f"({exc.__class__.__name__}: {str(exc)[:200]}). {hint}"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- file formats
@@ -104,7 +113,7 @@ def read_idx(path: Path) -> np.ndarray:
     if type_code != 0x08:
         raise DataError(f"{path}: IDX type 0x{type_code:02x} is not supported (only unsigned bytes)")
     header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, np.uint8, offset=header)
     if data.size != int(np.prod(shape)):
         raise DataError(f"{path}: expected {int(np.prod(shape))} values for shape {shape}, found {data.size}")
@@ -131,15 +140,34 @@ def _read_cifar_meta(folder: Path, meta_file: str, key: bytes) -> list[str]:
 
 # ----------------------------------------------------------------------------- loaders
 
-_IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+_IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 MNIST_CLASSES = [str(i) for i in range(10)]
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
-def _idx_dataset(name: str, search: Sequence[Path], subdirs: Sequence[str], classes: list[str],
-                 download: Callable[[], tuple]) -> RawData:
+def _idx_dataset(
+    name: str,
+    search: Sequence[Path],
+    subdirs: Sequence[str],
+    classes: list[str],
+    download: Callable[[], tuple],
+) -> RawData:
     folder = find_dir(search, subdirs, _IDX_FILES)
     if folder is not None:
         x_tr, y_tr, x_te, y_te = (read_idx(folder / f) for f in _IDX_FILES)
@@ -147,8 +175,9 @@ def _idx_dataset(name: str, search: Sequence[Path], subdirs: Sequence[str], clas
     else:
         (x_tr, y_tr), (x_te, y_te) = _download_or_fail(name, search, subdirs, _IDX_FILES, download)
         source = "keras download"
-    return RawData(x_tr[..., None], y_tr.astype(np.int32), classes, x_te[..., None],
-                   y_te.astype(np.int32), source)
+    return RawData(
+        x_tr[..., None], y_tr.astype(np.int32), classes, x_te[..., None], y_te.astype(np.int32), source
+    )
 
 
 @DATASETS.register("mnist", classes=10, shape=(28, 28, 1))
@@ -162,8 +191,9 @@ def mnist(search: list[Path], image_size: tuple[int, int] | None = None) -> RawD
 def fashion_mnist(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
     """Fashion-MNIST (Zalando) from the original IDX ``.gz`` files (60k train, 10k test)."""
     import_keras = lambda: __import__("keras").datasets.fashion_mnist.load_data()  # noqa: E731
-    return _idx_dataset("fashion_mnist", search, ("fashion-mnist", "fashion_mnist"), FASHION_CLASSES,
-                        import_keras)
+    return _idx_dataset(
+        "fashion_mnist", search, ("fashion-mnist", "fashion_mnist"), FASHION_CLASSES, import_keras
+    )
 
 
 _CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
@@ -172,15 +202,24 @@ _CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 @DATASETS.register("cifar10", classes=10, shape=(32, 32, 3))
 def cifar10(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
     """CIFAR-10 from the python pickle batches (``cifar-10-batches-py``)."""
-    subdirs = ("cifar10/cifar-10-batches-py", "cifar-10-batches-py",
-               "cifar-10-batches-py_extracted/cifar-10-batches-py")
+    subdirs = (
+        "cifar10/cifar-10-batches-py",
+        "cifar-10-batches-py",
+        "cifar-10-batches-py_extracted/cifar-10-batches-py",
+    )
     folder = find_dir(search, subdirs, _CIFAR10_FILES)
     if folder is None:
         download = lambda: __import__("keras").datasets.cifar10.load_data()  # noqa: E731
         (x_tr, y_tr), (x_te, y_te) = _download_or_fail("cifar10", search, subdirs, _CIFAR10_FILES, download)
         names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-        return RawData(x_tr, y_tr.reshape(-1).astype(np.int32), names, x_te,
-                       y_te.reshape(-1).astype(np.int32), "keras download")
+        return RawData(
+            x_tr,
+            y_tr.reshape(-1).astype(np.int32),
+            names,
+            x_te,
+            y_te.reshape(-1).astype(np.int32),
+            "keras download",
+        )
     parts = [read_cifar_batch(folder / f) for f in _CIFAR10_FILES]
     x_tr = np.concatenate([p[0] for p in parts[:5]])
     y_tr = np.concatenate([p[1] for p in parts[:5]])
@@ -189,19 +228,27 @@ def cifar10(search: list[Path], image_size: tuple[int, int] | None = None) -> Ra
 
 
 @DATASETS.register("cifar100", classes=100, shape=(32, 32, 3))
-def cifar100(search: list[Path], image_size: tuple[int, int] | None = None,
-             label_mode: Literal["fine", "coarse"] = "fine") -> RawData:
+def cifar100(
+    search: list[Path],
+    image_size: tuple[int, int] | None = None,
+    label_mode: Literal["fine", "coarse"] = "fine",
+) -> RawData:
     """CIFAR-100 from the python pickles (``cifar-100-python/train`` and ``test``)."""
-    subdirs = ("cifar100/cifar-100-python", "cifar-100-python",
-               "cifar-100-python_extracted/cifar-100-python")
+    subdirs = ("cifar100/cifar-100-python", "cifar-100-python", "cifar-100-python_extracted/cifar-100-python")
     files = ("train", "test")
     folder = find_dir(search, subdirs, files)
     if folder is None:
         download = lambda: __import__("keras").datasets.cifar100.load_data(label_mode=label_mode)  # noqa: E731
         (x_tr, y_tr), (x_te, y_te) = _download_or_fail("cifar100", search, subdirs, files, download)
         count = 100 if label_mode == "fine" else 20
-        return RawData(x_tr, y_tr.reshape(-1).astype(np.int32), [str(i) for i in range(count)], x_te,
-                       y_te.reshape(-1).astype(np.int32), "keras download")
+        return RawData(
+            x_tr,
+            y_tr.reshape(-1).astype(np.int32),
+            [str(i) for i in range(count)],
+            x_te,
+            y_te.reshape(-1).astype(np.int32),
+            "keras download",
+        )
     key = f"{label_mode}_labels".encode()
     x_tr, y_tr = read_cifar_batch(folder / "train", key)
     x_te, y_te = read_cifar_batch(folder / "test", key)
@@ -264,8 +311,14 @@ def folder(search: list[Path], image_size: tuple[int, int] | None = None) -> Raw
 
 
 @DATASETS.register("synthetic", classes=None, shape=None)
-def synthetic(search: list[Path], image_size: tuple[int, int] | None = None, num_samples: int = 1024,
-              num_classes: int = 10, shape: tuple[int, int, int] = (32, 32, 3), seed: int = 0) -> RawData:
+def synthetic(
+    search: list[Path],
+    image_size: tuple[int, int] | None = None,
+    num_samples: int = 1024,
+    num_classes: int = 10,
+    shape: tuple[int, int, int] = (32, 32, 3),
+    seed: int = 0,
+) -> RawData:
     """Random images for tests and benchmarks: a fixed random pattern per class plus noise,
     so that a model can learn it."""
     rng = np.random.default_rng(seed)

@@ -132,13 +132,19 @@ def make_loss(recipe: Recipe) -> tuple[keras.losses.Loss, bool]:
     return keras.losses.SparseCategoricalCrossentropy(), False
 
 
-def compile_model(model: keras.Model, recipe: Recipe, runtime: Runtime, steps_per_epoch: int) -> tuple[bool, int]:
+def compile_model(
+    model: keras.Model, recipe: Recipe, runtime: Runtime, steps_per_epoch: int
+) -> tuple[bool, int]:
     """Compile for the recipe's task with its optimiser; returns (one-hot labels, number of outputs)."""
     from kerasnets.train.tasks import TASKS
 
     task = TASKS.get(recipe.task.name)(recipe)
-    task.compile(model, make_optimizer(recipe.optimizer), runtime.jit_compile,
-                 max(1, min(runtime.steps_per_execution, steps_per_epoch)))
+    task.compile(
+        model,
+        make_optimizer(recipe.optimizer),
+        runtime.jit_compile,
+        max(1, min(runtime.steps_per_execution, steps_per_epoch)),
+    )
     return task.one_hot(), len(model.outputs)
 
 
@@ -180,19 +186,40 @@ class Pipelines:
     test: Any
 
 
-def make_pipelines(recipe: Recipe, splits: Splits, batch_size: int, one_hot: bool, outputs: int = 1,
-                   augmenter=None, task=None) -> Pipelines:
+def make_pipelines(
+    recipe: Recipe,
+    splits: Splits,
+    batch_size: int,
+    one_hot: bool,
+    outputs: int = 1,
+    augmenter=None,
+    task=None,
+) -> Pipelines:
     """Training (augmented, mixed, shuffled), validation and test (untouched) datasets."""
     from kerasnets.data.batch_mix import parse_steps
     from kerasnets.train.tasks import TASKS
 
     task = task or TASKS.get(recipe.task.name)(recipe)
     mean, std = task.stats(splits)
-    common = {"batch_size": batch_size, "seed": recipe.train.seed, "num_classes": splits.num_classes,
-              "one_hot": one_hot, "mean": mean, "std": std, "layout": recipe.data.layout,
-              "target_fn": task.target_fn(splits)}
-    train = make_dataset(splits.x_train, splits.y_train, shuffle=True, outputs=outputs, augmenter=augmenter,
-                         mixers=parse_steps(recipe.augment_batch), **common)
+    common = {
+        "batch_size": batch_size,
+        "seed": recipe.train.seed,
+        "num_classes": splits.num_classes,
+        "one_hot": one_hot,
+        "mean": mean,
+        "std": std,
+        "layout": recipe.data.layout,
+        "target_fn": task.target_fn(splits),
+    }
+    train = make_dataset(
+        splits.x_train,
+        splits.y_train,
+        shuffle=True,
+        outputs=outputs,
+        augmenter=augmenter,
+        mixers=parse_steps(recipe.augment_batch),
+        **common,
+    )
     validation = None
     if splits.y_val is not None:
         validation = make_dataset(splits.x_val, splits.y_val, shuffle=False, outputs=outputs, **common)
@@ -224,11 +251,13 @@ def _batch_size(recipe: Recipe, n_train: int) -> int:
 
 def _resolved(recipe: Recipe, runtime: Runtime) -> Recipe:
     """The recipe with the ``auto`` knobs replaced by what actually runs."""
-    train = recipe.train.model_copy(update={
-        "jit_compile": runtime.jit_compile,
-        "steps_per_execution": runtime.steps_per_execution,
-        "mixed_precision": runtime.mixed_precision,
-    })
+    train = recipe.train.model_copy(
+        update={
+            "jit_compile": runtime.jit_compile,
+            "steps_per_execution": runtime.steps_per_execution,
+            "mixed_precision": runtime.mixed_precision,
+        }
+    )
     return recipe.model_copy(update={"train": train})
 
 
@@ -259,15 +288,24 @@ def run(
     uri = tracking_uri(recipe.tracking.uri)
     if recipe.tracking.enabled:
         check_store(uri)
-    tags = {"kerasnets.version": __version__, "recipe": recipe_path or "(in memory)",
-            "model": recipe.model.name, "dataset": recipe.data.dataset, **recipe.tracking.tags, **(tags or {})}
+    tags = {
+        "kerasnets.version": __version__,
+        "recipe": recipe_path or "(in memory)",
+        "model": recipe.model.name,
+        "dataset": recipe.data.dataset,
+        **recipe.tracking.tags,
+        **(tags or {}),
+    }
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     commit = git_commit()
     if commit:
         tags["git.commit"] = commit
-    tracker_context = (Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
-                       if recipe.tracking.enabled else _NoTracker())
+    tracker_context = (
+        Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
+        if recipe.tracking.enabled
+        else _NoTracker()
+    )
     with sigterm_as_interrupt(), tracker_context as tracker:
         return _train(recipe, splits, runtime, tracker, echo, augmenter)
 
@@ -282,15 +320,25 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
     input_shape = task.input_shape(splits)
     resumed = bool(getattr(tracker, "resumed", False))
     if not resumed:
-        tracker.log_params({**recipe.flatten(), "resolved.batch_size": str(batch_size),
-                            "resolved.device": runtime.device, "data.source": splits.source,
-                            **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
-                            "data.input_shape": str(list(input_shape))})
+        tracker.log_params(
+            {
+                **recipe.flatten(),
+                "resolved.batch_size": str(batch_size),
+                "resolved.device": runtime.device,
+                "data.source": splits.source,
+                **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
+                "data.input_shape": str(list(input_shape)),
+            }
+        )
         tracker.log_text(recipe.to_yaml(), "recipe.yaml")
 
     model = build_model(recipe, input_shape, splits.num_classes, recipe.train.seed)
-    task.compile(model, make_optimizer(recipe.optimizer), runtime.jit_compile,
-                 max(1, min(runtime.steps_per_execution, steps_per_epoch)))
+    task.compile(
+        model,
+        make_optimizer(recipe.optimizer),
+        runtime.jit_compile,
+        max(1, min(runtime.steps_per_execution, steps_per_epoch)),
+    )
     params = int(model.count_params())
     folder = checkpoint_dir(tracker.artifact_uri, tracker.run_id) if tracker.run_id else None
     state = restore(model, folder) if resumed and folder else None
@@ -300,8 +348,10 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
         echo(f"resuming run {tracker.run_id} after epoch {len(prior)} of {recipe.train.epochs}")
     else:
         tracker.log_text(model_summary_text(model), "model_summary.txt")
-    echo(f"{recipe.model.name} ({recipe.task.name}): {params:,} parameters; {recipe.data.dataset} "
-         f"{splits.sizes()} at {input_shape}; {runtime.device}, batch {batch_size}")
+    echo(
+        f"{recipe.model.name} ({recipe.task.name}): {params:,} parameters; {recipe.data.dataset} "
+        f"{splits.sizes()} at {input_shape}; {runtime.device}, batch {batch_size}"
+    )
 
     outputs = len(model.outputs) if recipe.task.name in ("classify", "sequence") else 1
     pipelines = make_pipelines(recipe, splits, batch_size, task.one_hot(), outputs, augmenter, task)
@@ -309,20 +359,34 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
     timer, nan_guard = EpochTimer(), StopOnNaN()
     callbacks: list[keras.callbacks.Callback] = [*task.callbacks(model, tracker, splits), timer, nan_guard]
     if getattr(model, "optimizer", None) is not None:  # a GAN keeps its two optimizers to itself
-        callbacks.append(schedule_callback(recipe.schedule, recipe.optimizer.learning_rate, recipe.train.epochs))
+        callbacks.append(
+            schedule_callback(recipe.schedule, recipe.optimizer.learning_rate, recipe.train.epochs)
+        )
     stopping = recipe.regularization.early_stopping
     if stopping is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
-            restore_best_weights=stopping.restore_best_weights,
-            mode="max" if "acc" in stopping.monitor or "iou" in stopping.monitor else "min"))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor,
+                patience=stopping.patience,
+                min_delta=stopping.min_delta,
+                restore_best_weights=stopping.restore_best_weights,
+                mode="max" if "acc" in stopping.monitor or "iou" in stopping.monitor else "min",
+            )
+        )
     if folder is not None:
         callbacks.append(RunCheckpoint(folder, prior))  # before the metrics: see _relog_missing_epochs
     if tracker.run_id:
         callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    fit = model.fit(pipelines.train, validation_data=task.validation(pipelines), epochs=recipe.train.epochs,
-                    shuffle=False, callbacks=callbacks, verbose=verbose, initial_epoch=len(prior))
+    fit = model.fit(
+        pipelines.train,
+        validation_data=task.validation(pipelines),
+        epochs=recipe.train.epochs,
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=verbose,
+        initial_epoch=len(prior),
+    )
     history = _merge_history(prior, fit.history)
     if nan_guard.epoch is not None:
         raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {nan_guard.epoch}")
@@ -330,23 +394,42 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
     net = task.inference(model)
     metrics = task.evaluate(net, pipelines, splits, batch_size)
     seconds_per_epoch, images_per_second = _throughput(timer.seconds, n_train)
-    final = {**metrics, "params": params, "seconds_per_epoch": seconds_per_epoch,
-             "images_per_second": images_per_second, "epochs_completed": len(timer.seconds)}
+    final = {
+        **metrics,
+        "params": params,
+        "seconds_per_epoch": seconds_per_epoch,
+        "images_per_second": images_per_second,
+        "epochs_completed": len(timer.seconds),
+    }
     tracker.log_metrics(final)
     _log_artifacts(tracker, recipe, net, history, task.figures(net, splits) if tracker.run_id else [], splits)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)  # finished: the logged model supersedes it
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     echo(f"{shown}{'; ' if shown else ''}{seconds_per_epoch:.2f} s/epoch, {images_per_second:,.0f} images/s")
-    return RunResult(metrics.get("test_loss"), metrics.get("test_accuracy"), history, params, seconds_per_epoch,
-                     images_per_second, net, tracker.run_id, tracker.artifact_uri, tracker.experiment_id,
-                     list(timer.seconds), metrics.get("test_accuracy_tta"), metrics)
+    return RunResult(
+        metrics.get("test_loss"),
+        metrics.get("test_accuracy"),
+        history,
+        params,
+        seconds_per_epoch,
+        images_per_second,
+        net,
+        tracker.run_id,
+        tracker.artifact_uri,
+        tracker.experiment_id,
+        list(timer.seconds),
+        metrics.get("test_accuracy_tta"),
+        metrics,
+    )
 
 
 def _merge_history(prior: list[dict[str, float]], new: dict[str, list[float]]) -> dict[str, list[float]]:
     """Per-key lists over all epochs: the checkpointed ones, then this fit's."""
     keys = list(dict.fromkeys([*(k for logs in prior for k in logs), *new]))
-    return {k: [logs.get(k, float("nan")) for logs in prior] + [float(v) for v in new.get(k, [])] for k in keys}
+    return {
+        k: [logs.get(k, float("nan")) for logs in prior] + [float(v) for v in new.get(k, [])] for k in keys
+    }
 
 
 def _relog_missing_epochs(tracker, prior: list[dict[str, float]]) -> None:
@@ -365,8 +448,13 @@ def _safe_metric_steps(tracker, key: str) -> set[int]:
         return set()
 
 
-def resume(run_id: str, *, data_dir: str | Path | None = None, echo: Callable[[str], None] = print,
-           uri: str | None = None) -> RunResult:
+def resume(
+    run_id: str,
+    *,
+    data_dir: str | Path | None = None,
+    echo: Callable[[str], None] = print,
+    uri: str | None = None,
+) -> RunResult:
     """Continue an interrupted run in the same MLflow run from its last completed epoch."""
     from mlflow import MlflowClient
 
@@ -394,8 +482,12 @@ def evaluate_tta(model, splits: Splits, mode: str, crop_fraction: float, batch_s
     """Test accuracy with the softmax averaged over test-time views."""
     from kerasnets.train.tta import tta_predict
 
-    probabilities = tta_predict(lambda x: model.predict(x, batch_size=batch_size, verbose=0),
-                                splits.normalize(splits.x_test), mode, crop_fraction)
+    probabilities = tta_predict(
+        lambda x: model.predict(x, batch_size=batch_size, verbose=0),
+        splits.normalize(splits.x_test),
+        mode,
+        crop_fraction,
+    )
     return float(np.mean(np.argmax(probabilities, axis=-1) == splits.y_test))
 
 
@@ -408,7 +500,9 @@ def _log_preview(tracker, recipe: Recipe, splits: Splits, augmenter) -> None:
 
     images, targets = preview_batch(recipe, splits, 32, augmenter)
     what = ", ".join(next(iter(step)) for step in recipe.augment + recipe.augment_batch) or "no augmentation"
-    figure = preview_figure(images, targets, splits.class_names, splits.mean, splits.std, f"training input: {what}")
+    figure = preview_figure(
+        images, targets, splits.class_names, splits.mean, splits.std, f"training input: {what}"
+    )
     tracker.log_figure(figure, "augmentation_preview.png")
     plt.close(figure)
 
@@ -423,8 +517,10 @@ def _log_artifacts(tracker, recipe: Recipe, model, history, figures, splits: Spl
     from kerasnets.plots import learning_curves
 
     tracker.log_text(json.dumps(package_versions(), indent=2), "versions.json")
-    tracker.log_text(json.dumps({"class_names": splits.class_names, "mean": splits.mean, "std": splits.std},
-                                indent=2), "data.json")
+    tracker.log_text(
+        json.dumps({"class_names": splits.class_names, "mean": splits.mean, "std": splits.std}, indent=2),
+        "data.json",
+    )
     for figure, name in [(learning_curves(history), "learning_curves.png"), *figures]:
         tracker.log_figure(figure, name)
         plt.close(figure)
