@@ -189,6 +189,41 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kerasnets.errors import KerasnetsError
+    from kerasnets.explain.runner import explain_run
+
+    methods = [m for text in args.method for m in text.split(",") if m]
+    try:
+        channels = [int(c) for c in args.channels.split(",")] if args.channels else None
+    except ValueError:
+        raise KerasnetsError(
+            f"--channels: expected comma-separated integers, got {args.channels!r}"
+        ) from None
+    given = {
+        "layer": args.layer,
+        "class": args.klass,
+        "images": args.images,
+        "channels": channels,
+        "patch": args.patch,
+        "stride": args.stride,
+        "steps": args.steps,
+    }
+    console = _console()
+    console.print(f"[bold]kerasnets explain[/] {args.run_id} --method {','.join(methods)}")
+    out = Path(args.out) if args.out else None
+    written, artifacts = explain_run(
+        args.run_id, methods, given, out, args.data_dir, args.tracking_uri, echo=console.print
+    )
+    files = [path for paths in written.values() for path in paths]
+    folder = Path(args.out) if args.out else Path("explain") / args.run_id
+    console.print(f"wrote {len(files)} PNGs under {folder}/<method>/", soft_wrap=True)
+    console.print(f"logged to run {args.run_id} as explain/<method>/: {artifacts}", soft_wrap=True)
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from kerasnets.runs import runs_table
 
@@ -272,6 +307,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", help="H,W,C (default: the model's reference input)")
     p.add_argument("--num-classes", type=int, help="default: the model's reference class count")
     p.add_argument("--set", action="append", metavar="OPTION=VALUE", help="a builder option (repeatable)")
+
+    p = add("explain", cmd_explain, "look inside a trained run: filters, maps, saliency... (logged to it)")
+    p.add_argument("run_id", metavar="RUN_ID", help="a finished run (see `kerasnets runs`)")
+    p.add_argument(
+        "--method",
+        action="append",
+        required=True,
+        metavar="M",
+        help="filters, feature-maps, occlusion, saliency, guided-backprop, class-model, deepdream, "
+        "max-patches, neighbours or all (repeatable, or comma-separated)",
+    )
+    p.add_argument("--layer", help="layer name (or nested path a/b); default chosen per method")
+    p.add_argument("--class", dest="klass", metavar="C", help="class index or name (default: true class)")
+    p.add_argument("--images", type=int, metavar="N", help="test images to explain (default per method)")
+    p.add_argument("--channels", metavar="I,J,...", help="channel indices (filters, maps, patches...)")
+    p.add_argument("--patch", type=int, help="occlusion: square side in pixels (default H/5)")
+    p.add_argument("--stride", type=int, help="occlusion: step in pixels (default patch/3)")
+    p.add_argument("--steps", type=int, help="class-model / deepdream: ascent steps")
+    p.add_argument("--out", metavar="DIR", help="local folder for the PNGs (default explain/RUN_ID)")
+    p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
+    p.add_argument(
+        "--tracking-uri", help="store of the run (default: MLFLOW_TRACKING_URI or the local store)"
+    )
 
     p = add("runs", cmd_runs, "table of recent runs in the tracking store")
     p.add_argument("--limit", type=int, default=20)

@@ -304,6 +304,9 @@ class Recipe(Section):
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
+    explain: list[str | dict[str, dict[str, Any] | None]] = Field(
+        default_factory=list, description="`kerasnets explain` methods logged at the end of training"
+    )
 
     @field_validator("augment")
     @classmethod
@@ -322,6 +325,14 @@ class Recipe(Section):
         _raise_option_problems(check_batch_augments(steps), prefix="")
         return steps
 
+    @field_validator("explain")
+    @classmethod
+    def _known_explainers(cls, steps: list[Any]) -> list[Any]:
+        from kerasnets.explain import check_steps
+
+        _raise_option_problems(check_steps(steps), prefix="")
+        return steps
+
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
         if self.optimizer.name == "gd" and self.data.batch_size != "full":
@@ -333,6 +344,8 @@ class Recipe(Section):
             )
         if task != "classify" and (self.augment_batch or self.eval.tta != "none"):
             raise ValueError(f"augment_batch and eval.tta apply to classification, not to task {task!r}")
+        if task != "classify" and self.explain:
+            raise ValueError(f"explain applies to classification, not to task {task!r}")
         if task == "segment" and self.augment:
             raise ValueError(
                 "augment changes image geometry without the masks: not available for task 'segment'"

@@ -403,6 +403,10 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, augm
     }
     tracker.log_metrics(final)
     _log_artifacts(tracker, recipe, net, history, task.figures(net, splits) if tracker.run_id else [], splits)
+    if recipe.explain and tracker.run_id:
+        from kerasnets.explain.runner import explain_after_training
+
+        explain_after_training(net, splits, recipe.explain, tracker, echo)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)  # finished: the logged model supersedes it
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
