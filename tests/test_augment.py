@@ -269,3 +269,68 @@ def test_uncovered_transforms_fall_back_to_albumentations_in_order():
     assert [kind for kind, _ in augmenter.stages] == ["batch", "image", "batch"]
     images = RNG.integers(0, 256, (3, 5, 5, 3), dtype=np.uint8)
     np.testing.assert_array_equal(augmenter(images, 0), 255 - images[:, ::-1, ::-1])
+
+
+GRAPH_STEPS = [
+    {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
+    {
+        "Affine": {
+            "scale": {"x": 0.9, "y": 1.2},
+            "rotate": [-20, -20],
+            "translate_percent": [0.1, 0.1],
+            "p": 1.0,
+        }
+    },
+    {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
+    {"HorizontalFlip": {"p": 1.0}},
+    {"VerticalFlip": {"p": 1.0}},
+]
+
+
+@pytest.mark.parametrize("step", GRAPH_STEPS, ids=lambda s: next(iter(s)))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_in_graph_kernels_equal_the_numpy_kernels(step, channels):
+    """Same fixed parameters -> the same pixels as the numpy kernels (and so albumentations)."""
+    import tensorflow as tf
+
+    augmenter = BatchAugmenter([step])
+    assert augmenter.in_graph
+    images = RNG.integers(0, 256, (4, 9, 9, channels), dtype=np.uint8)
+    in_graph = augmenter.apply_in_graph(tf.constant(images), tf.constant(0, tf.int64)).numpy()
+    np.testing.assert_array_equal(in_graph, augmenter(images, 0))
+
+
+def test_in_graph_random_crops_are_windows_drawn_per_image():
+    import tensorflow as tf
+
+    augmenter = BatchAugmenter([{"RandomCrop": {"height": 5, "width": 5}}])
+    images = RNG.integers(0, 256, (64, 9, 9, 1), dtype=np.uint8)
+    out = augmenter.apply_in_graph(tf.constant(images), tf.constant(3, tf.int64)).numpy()
+    offsets = []
+    for image, crop in zip(images, out, strict=True):
+        found = [
+            (y, x) for y in range(5) for x in range(5) if np.array_equal(crop, image[y : y + 5, x : x + 5])
+        ]
+        assert found
+        offsets.append(found[0])
+    assert len(set(offsets)) > 10  # each image its own offset
+
+
+def test_in_graph_only_when_every_transform_has_a_graph_kernel():
+    assert BatchAugmenter([{"HorizontalFlip": {}}, {"Affine": {"rotate": [-5, 5]}}]).in_graph
+    assert not BatchAugmenter([{"HorizontalFlip": {}}, {"InvertImg": {}}]).in_graph
+    assert not BatchAugmenter([{"Affine": {"rotate": [-5, 5], "interpolation": 0}}]).in_graph
+    assert not BatchAugmenter([{"HorizontalFlip": {}}], in_graph=False).in_graph
+
+
+def test_in_graph_affine_draws_parameters_per_image_with_probability_p():
+    import tensorflow as tf
+
+    augmenter = BatchAugmenter([{"Affine": {"rotate": [-30, 30], "p": 0.5}}])
+    images = np.repeat(RNG.integers(0, 256, (1, 16, 16, 1), dtype=np.uint8), 64, axis=0)
+    out = augmenter.apply_in_graph(tf.constant(images), tf.constant(5, tf.int64)).numpy()
+    unchanged = (out == images).all(axis=(1, 2, 3))
+    assert 10 < unchanged.sum() < 54
+    assert len({out[i].tobytes() for i in np.flatnonzero(~unchanged)}) == (~unchanged).sum()
+    again = augmenter.apply_in_graph(tf.constant(images), tf.constant(5, tf.int64)).numpy()
+    np.testing.assert_array_equal(out, again)  # the batch seed decides

@@ -82,15 +82,19 @@ class BatchAugmenter:
     depend on which thread ran which batch.
     """
 
-    def __init__(self, steps: list[dict[str, Any]]) -> None:
+    def __init__(self, steps: list[dict[str, Any]], in_graph: bool = True) -> None:
         import threading
 
         import albumentations as A
 
         from kerasnets.data.batch_kernels import batch_kernel
+        from kerasnets.data.graph_kernels import graph_kernel
 
         self.steps = steps
         self.compose = build_transforms(steps)
+        graph = [(t, graph_kernel(t)) for t in self.compose.transforms]
+        #: When every transform has an in-graph kernel, the pipeline runs them as TF ops.
+        self.graph_stages = graph if in_graph and all(k for _, k in graph) else None
         self.stages: list[tuple[str, Any]] = []  # ("batch", (transform, kernel)) or ("image", Compose)
         pending: list[Any] = []
         for transform in self.compose.transforms:
@@ -105,6 +109,20 @@ class BatchAugmenter:
         if pending:
             self.stages.append(("image", A.Compose(pending, strict=True)))
         self._local = threading.local()
+
+    @property
+    def in_graph(self) -> bool:
+        """Whether the whole list runs as TensorFlow ops (``apply_in_graph``)."""
+        return self.graph_stages is not None
+
+    def apply_in_graph(self, images, seed):
+        """The transforms as TF ops on a uint8 batch tensor, seeded by the batch's int64 seed."""
+        import tensorflow as tf
+
+        for index, (transform, kernel) in enumerate(self.graph_stages or []):
+            pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(1_000 + 7 * index, tf.int64)])
+            images = kernel.apply(transform, images, pair)
+        return images
 
     @property
     def batch_kernels(self) -> list[str]:
@@ -137,10 +155,10 @@ class BatchAugmenter:
         return images
 
     def __getstate__(self):  # thread-locals do not copy
-        return {"steps": self.steps}
+        return {"steps": self.steps, "in_graph": self.in_graph}
 
     def __setstate__(self, state):
-        self.__init__(state["steps"])
+        self.__init__(state["steps"], state.get("in_graph", True))
 
     def check_shape(self, image) -> None:
         """Raise when the transforms change an image's shape (batches must keep static shapes)."""

@@ -177,6 +177,8 @@ def make_dataset(
     arrays), the albumentations ``augmenter`` runs on whole batches in tf.data's parallel
     workers, then normalisation, one-hot labels and batch mixers (MixUp/CutMix) run in graph.
 
+    Lists whose transforms all have in-graph kernels (``kerasnets.data.graph_kernels``) run
+    as TensorFlow ops instead, holding no GIL.
     The arrays travel as a dataset element, not as graph constants (tf.data's default graph
     rewrites would copy them every epoch). Each batch gets a seed from a reproducible stream
     that changes every epoch, so augmentation is deterministic for a given recipe seed.
@@ -214,7 +216,9 @@ def make_dataset(
         (index, batch_seed), (images, labels) = index_and_seed, data
         index = tf.ensure_shape(index, [None])
         images, target = tf.gather(images, index), tf.gather(labels, index)
-        if augmenter is not None:
+        if augmenter is not None and getattr(augmenter, "in_graph", False):
+            images = augmenter.apply_in_graph(images, batch_seed)
+        elif augmenter is not None:
             images = tf.numpy_function(augmenter, [images, batch_seed], images.dtype, stateful=False)
             images.set_shape((index.shape[0], *image_shape))
         images = (tf.cast(images, tf.float32) - mean_t) / std_t
