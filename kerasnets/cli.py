@@ -150,15 +150,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from kerasnets.models import MODELS, model_options
+    from kerasnets.models import MODELS, model_options, model_tasks
 
-    table = Table("model", "reference params", "reference input", "options", "source")
+    console = _console()
+    wide = console.width >= 140  # the reference's source only where it fits
+    table = Table()
+    for column in ("model", "tasks", "params", "input"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("options", overflow="fold")
+    if wide:
+        table.add_column("source", overflow="fold")
     for name in MODELS.names():
         meta = MODELS.meta(name)
         params = f"{meta['params']:,}" if meta.get("params") else ""
         shape = "x".join(map(str, meta.get("input_shape") or ()))
-        table.add_row(name, params, shape, ", ".join(model_options(name)), meta.get("source", ""))
-    _console().print(table)
+        row = [name, ",".join(model_tasks(name)), params, shape, ", ".join(model_options(name))]
+        table.add_row(*row, *([meta.get("source", "")] if wide else []))
+    console.print(table)
+    if not wide:
+        console.print("where each reference count comes from: COLUMNS=200 kerasnets models")
     return 0
 
 

@@ -350,6 +350,13 @@ class Recipe(Section):
             raise ValueError(
                 "augment changes image geometry without the masks: not available for task 'segment'"
             )
+        from kerasnets.models import model_tasks, models_for_task
+
+        if task not in model_tasks(self.model.name):
+            raise ValueError(
+                f"model {self.model.name!r} does not serve task {task!r}; models that do: "
+                f"{', '.join(models_for_task(task)) or '(none)'}"
+            )
         return self
 
     def flatten(self) -> dict[str, str]:

@@ -7,10 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from kerasnets.models import MODELS, build, check_model_options, model_options, names
+from kerasnets.models import MODELS, build, check_model_options, model_options, model_tasks, names
 from kerasnets.models.summary import format_text, summarize, summary, summary_table, to_rich_table
+from kerasnets.recipe import TASK_NAMES
 
 NAMES = names()
+#: Builders whose output is one softmax over classes (the others have tests of their own).
+CLASSIFIERS = [n for n in NAMES if set(model_tasks(n)) & {"classify", "sequence"}]
 #: Full-size reference builds above this many parameters go to the slow suite.
 FAST_LIMIT = 30_000_000
 
@@ -41,7 +44,7 @@ def _cases() -> list:
 # ----------------------------------------------------------------------------- every model
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_builds_small_and_runs(name):
     shape = MODELS.meta(name).get("small_input_shape", (32, 32, 3))
     model = build(name, shape, 3)
@@ -58,7 +61,9 @@ def test_registration_is_complete(name):
     builder = MODELS.get(name)
     assert builder.__name__ == name
     assert builder.__doc__ and len(builder.__doc__) > 80  # cites its paper
-    assert "dropout" in model_options(name)  # the training loop passes the recipe's rate
+    assert set(model_tasks(name)) <= set(TASK_NAMES)
+    if "classify" in model_tasks(name):
+        assert "dropout" in model_options(name)  # the training loop passes the recipe's rate
 
 
 @pytest.mark.parametrize(("name", "options", "params"), _cases())

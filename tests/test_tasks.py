@@ -147,3 +147,14 @@ def test_sequence_task_trains_an_mlp_on_rows():
     )
     result = run(recipe, echo=lambda _: None)
     assert result.model.input_shape == (None, 8, 8) and result.test_accuracy > 0.4
+
+
+def test_a_model_that_does_not_serve_the_task_is_a_recipe_error():
+    from kerasnets.models import models_for_task
+
+    with pytest.raises(RecipeError) as info:
+        validate({**tiny_recipe(task={"name": "segment"}), "model": {"name": "lenet5"}}, "bad.yaml")
+    text = str(info.value)
+    assert "bad.yaml" in text and "'lenet5' does not serve task 'segment'" in text
+    assert all(name in text for name in models_for_task("segment"))
+    assert "mlp" in models_for_task("sequence") and "lenet5" not in models_for_task("sequence")

@@ -14,10 +14,14 @@ MODELS: Registry[Builder] = Registry("model", listing="kerasnets models")
 #: Arguments every builder takes and the recipe supplies from the data, not from options.
 COMMON_ARGS = ("input_shape", "num_classes")
 
+#: The tasks a builder serves unless its registration says otherwise (``tasks=(...)``).
+DEFAULT_TASKS = ("classify",)
+
 
 def register_model(name: str, **meta: Any) -> Callable[[Builder], Builder]:
     """Register a builder. Useful metadata: ``params`` (reference count), ``input_shape``,
-    ``num_classes`` (the reference configuration) and ``source`` (where the count comes from).
+    ``num_classes`` (the reference configuration), ``source`` (where the count comes from)
+    and ``tasks`` (the recipe tasks it serves; default ``("classify",)``).
     """
     return MODELS.register(name, **meta)
 
@@ -25,6 +29,16 @@ def register_model(name: str, **meta: Any) -> Callable[[Builder], Builder]:
 def names() -> list[str]:
     """All registered model names."""
     return MODELS.names()
+
+
+def model_tasks(name: str) -> tuple[str, ...]:
+    """The recipe tasks model ``name`` serves."""
+    return tuple(MODELS.meta(name).get("tasks", DEFAULT_TASKS))
+
+
+def models_for_task(task: str) -> list[str]:
+    """The registered models that serve ``task``."""
+    return [name for name in MODELS.names() if task in model_tasks(name)]
 
 
 def model_options(name: str) -> list[str]:

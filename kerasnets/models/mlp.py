@@ -15,6 +15,7 @@ from kerasnets.models.base import register_model
     input_shape=(28, 28, 1),
     num_classes=10,
     source="784*100+100 + 100*10+10 (hidden=(100,))",
+    tasks=("classify", "sequence"),
 )
 def mlp(
     input_shape: tuple[int, ...],
