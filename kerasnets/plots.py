@@ -17,9 +17,11 @@ def _pyplot():
 
 
 def learning_curves(history: dict[str, list[float]]):
-    """Loss and accuracy per epoch, training against validation, plus the learning rate."""
+    """Loss and accuracy per epoch, training against validation, plus the learning rate
+    (a GAN: the discriminator and generator losses)."""
     plt = _pyplot()
     panels = [("loss", "loss"), ("accuracy", "accuracy"), ("learning_rate", "learning rate")]
+    panels += [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]
     panels = [(k, t) for k, t in panels if k in history]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels, strict=True):

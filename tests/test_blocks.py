@@ -15,6 +15,8 @@ from kerasnets.blocks import (
     LocalResponseNormalization,
     LpPooling2D,
     Maxout,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
     ZeroPadChannels,
 )
 
@@ -123,11 +125,17 @@ LAYER_CASES = {
 }
 
 
+#: Layers with two inputs or outputs: tests/test_segnet.py round-trips a model holding both.
+MULTI_TENSOR_LAYERS = {MaxPoolingWithArgmax2D, MaxUnpooling2D}
+
+
 def test_every_custom_layer_has_a_round_trip_case():
-    assert set(LAYER_CASES) == set(CUSTOM_LAYERS)
+    assert set(LAYER_CASES) | MULTI_TENSOR_LAYERS == set(CUSTOM_LAYERS)
 
 
-@pytest.mark.parametrize("cls", CUSTOM_LAYERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [c for c in CUSTOM_LAYERS if c not in MULTI_TENSOR_LAYERS], ids=lambda c: c.__name__
+)
 def test_custom_layer_round_trips_through_keras_file(cls, tmp_path):
     kwargs, shape = LAYER_CASES[cls]
     inputs = keras.Input(shape=shape)
@@ -216,6 +224,48 @@ def test_residual_stage_strides_only_its_first_block():
     model = _model(blocks.residual_stage, (8, 8, 16), block="basic", filters=32, depth=3, strides=2, name="s")
     assert model.output.shape == (None, 4, 4, 32)
     assert {"s_block1_add", "s_block3_add"} <= {layer.name for layer in model.layers}
+
+
+@pytest.mark.parametrize(
+    ("shortcut", "expected"),
+    [("B", 3 * 8 * 16 + 64 + 3 * 16 * 16 + 64 + 8 * 16 + 64), ("A", 3 * 8 * 16 + 64 + 3 * 16 * 16 + 64)],
+)
+def test_basic_block_rank_1_convolves_over_time(shortcut, expected):
+    model = _model(blocks.basic_block, (16, 8), filters=16, strides=2, shortcut=shortcut, rank=1, name="b")
+    assert model.output.shape == (None, 8, 16)  # 16 steps of 8 features -> 8 steps of 16 maps
+    assert model.count_params() == expected  # kernel 3 over time: 3*C_in*C_out, BN 4 per map
+    layers = {layer.name: layer for layer in model.layers}
+    assert isinstance(layers["b_1_conv"], keras.layers.Conv1D)
+    if shortcut == "A":
+        assert isinstance(layers["b_0_subsample"], keras.layers.MaxPooling1D)
+    else:
+        assert isinstance(layers["b_0_conv"], keras.layers.Conv1D)
+
+
+def test_rank_1_preactivation_block_with_wide_kernel_and_se():
+    model = _model(
+        blocks.basic_block, (10, 8), filters=8, kernel_size=5, preact=True, attention="se", rank=1, name="b"
+    )
+    assert model.output.shape == (None, 10, 8)
+    se = (8 * 1 + 1) + (1 * 8 + 8)  # C -> max(1, C/16) -> C
+    assert model.count_params() == 2 * (4 * 8 + 5 * 8 * 8) + se
+    assert model.get_layer("b_1_conv").kernel_size == (5,)
+
+
+def test_rank_1_bottleneck_block_and_stage():
+    model = _model(blocks.bottleneck_block, (10, 16), filters=4, rank=1, name="b")
+    assert model.output.shape == (None, 10, 16)  # 4 * expansion = 16 maps: identity shortcut
+    assert model.count_params() == (16 * 4 + 16) + (3 * 4 * 4 + 16) + (4 * 16 + 64)
+    stage = _model(
+        blocks.residual_stage, (16, 8), block="basic", filters=16, depth=2, strides=2, rank=1, name="s"
+    )
+    assert stage.output.shape == (None, 8, 16)
+    assert {"s_block1_add", "s_block2_add"} <= {layer.name for layer in stage.layers}
+
+
+def test_rank_must_match_the_input():
+    with pytest.raises(ValueError, match=r"rank=1 expects inputs \(batch, 1 spatial axes, channels\)"):
+        _model(blocks.basic_block, (8, 8, 4), filters=4, rank=1, name="b")
 
 
 def test_dense_block_and_transition():

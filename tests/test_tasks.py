@@ -20,7 +20,8 @@ RNG = np.random.default_rng(0)
 
 @pytest.mark.parametrize("kind", ["gaussian", "salt_pepper", "masking"])
 def test_corruption_changes_inputs_and_keeps_the_target_clean(kind):
-    recipe = validate(tiny_recipe(task={"name": "denoise", "noise": kind, "noise_level": 0.3}), "t")
+    recipe = tiny_recipe(task={"name": "denoise", "noise": kind, "noise_level": 0.3})
+    recipe = validate({**recipe, "model": {"name": "dense_autoencoder"}}, "t")
     from kerasnets.data.pipeline import load_splits
 
     splits = load_splits(recipe.data)
@@ -102,7 +103,7 @@ def test_masks_follow_their_images():
 
 
 def test_segment_metrics_on_a_perfect_and_a_blind_model():
-    recipe = validate(tiny_recipe(task={"name": "segment"}), "t")
+    recipe = validate({**tiny_recipe(task={"name": "segment"}), "model": {"name": "segnet"}}, "t")
     task = TASKS.get("segment")(recipe)
     inputs = keras.Input((4, 4, 1))
     # a 1x1 convolution that says class 1 where the pixel is positive

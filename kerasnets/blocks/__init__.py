@@ -12,9 +12,13 @@ from kerasnets.blocks.pooling import (
     POOLING,
     CrossChannelMaxPooling,
     LpPooling2D,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
     cross_channel_max_pool,
     lp_pool,
     max_over_groups,
+    pool_with_indices,
+    unpool,
 )
 from kerasnets.blocks.residual import (
     BLOCKS,
@@ -28,7 +32,15 @@ from kerasnets.blocks.residual import (
 )
 
 #: Every custom layer class (each registered with ``keras.saving`` under package "kerasnets").
-CUSTOM_LAYERS = (LocalResponseNormalization, LpPooling2D, CrossChannelMaxPooling, Maxout, ZeroPadChannels)
+CUSTOM_LAYERS = (
+    LocalResponseNormalization,
+    LpPooling2D,
+    CrossChannelMaxPooling,
+    Maxout,
+    ZeroPadChannels,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+)
 
 __all__ = [
     "ATTENTION",
@@ -41,6 +53,8 @@ __all__ = [
     "InceptionWidths",
     "LocalResponseNormalization",
     "LpPooling2D",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
     "Maxout",
     "ZeroPadChannels",
     "apply_attention",
@@ -67,9 +81,11 @@ __all__ = [
     "maxout",
     "mlpconv",
     "nin_head",
+    "pool_with_indices",
     "projection_shortcut",
     "residual_stage",
     "squeeze_excite",
     "transition_block",
+    "unpool",
     "zero_pad_shortcut",
 ]

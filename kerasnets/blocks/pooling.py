@@ -132,3 +132,148 @@ POOLING = {
     "avg": lambda x, size, name: keras.layers.AveragePooling2D(size, name=name)(x),
     "l2": lambda x, size, name: lp_pool(x, p=2.0, pool_size=size, name=name),
 }
+
+
+# ----------------------------------------------------------------------------- SegNet pooling
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class MaxPoolingWithArgmax2D(keras.layers.Layer):
+    """Max pooling over non-overlapping windows that also returns where each maximum was.
+
+    Returns ``(values, indices)``. ``indices`` (int32, the shape of ``values``) holds the flat
+    position of each maximum inside its own image, ``(y * width + x) * channels + c``: the
+    format of ``tf.nn.max_pool_with_argmax(..., include_batch_in_index=False)``, so indices do
+    not depend on a sample's place in the batch. Written in ``keras.ops`` rather than with that
+    op because XLA has no kernel for it (``jit_compile`` is on by default on a GPU); the
+    gradient reaches only the selected position of each window (first maximum on ties).
+    ``padding="same"`` pads the bottom/right edge so that odd sizes round up.
+    """
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = 2,
+        padding: Literal["valid", "same"] = "valid",
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        self.pool_size = _pair(pool_size)
+        self.padding = padding
+
+    def _pooled(self, size: int | None, pool: int) -> int | None:
+        if size is None:
+            return None
+        return -(-size // pool) if self.padding == "same" else size // pool
+
+    def call(self, inputs):
+        (ph, pw), channels = self.pool_size, inputs.shape[-1]
+        _, height, width, _ = ops.shape(inputs)
+        oh, ow = self._pooled(height, ph), self._pooled(width, pw)
+        x = inputs
+        if self.padding == "same":  # -inf never wins: every window keeps one real pixel
+            pad = [[0, 0], [0, oh * ph - height], [0, ow * pw - width], [0, 0]]
+            x = ops.pad(x, pad, constant_values=float("-inf"))
+        else:
+            x = x[:, : oh * ph, : ow * pw]
+        # (N, oh, ph, ow, pw, C) -> (N, oh, ow, C, ph * pw): one row per pooling window
+        windows = ops.reshape(x, (-1, oh, ph, ow, pw, channels))
+        windows = ops.reshape(ops.transpose(windows, (0, 1, 3, 5, 2, 4)), (-1, oh, ow, channels, ph * pw))
+        offset = ops.argmax(windows, axis=-1)  # (N, oh, ow, C), first maximum on ties
+        values = ops.squeeze(ops.take_along_axis(windows, offset[..., None], axis=-1), -1)
+        offset = ops.cast(offset, "int32")
+        rows = ops.arange(oh, dtype="int32")[:, None, None] * ph + offset // pw
+        cols = ops.arange(ow, dtype="int32")[None, :, None] * pw + offset % pw
+        indices = (rows * width + cols) * channels + ops.arange(channels, dtype="int32")
+        return values, indices
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        shape = (
+            batch,
+            self._pooled(height, self.pool_size[0]),
+            self._pooled(width, self.pool_size[1]),
+            channels,
+        )
+        return shape, shape
+
+    def compute_output_spec(self, inputs):
+        shape, _ = self.compute_output_shape(inputs.shape)
+        return (
+            keras.KerasTensor(shape, dtype=self.compute_dtype),
+            keras.KerasTensor(shape, dtype="int32"),
+        )
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="kerasnets")
+class MaxUnpooling2D(keras.layers.Layer):
+    """Scatter pooled values back to the positions ``MaxPoolingWithArgmax2D`` took them from;
+    every other position is zero (Badrinarayanan et al. 2017, SegNet's decoder upsampling).
+
+    Called as ``layer(values, indices)``. The output is ``output_size`` (height, width) when
+    given, else the input size times ``pool_size``; indices must be per-image flat positions
+    ``(y * width + x) * channels + c`` in that output.
+    """
+
+    def __init__(
+        self,
+        output_size: tuple[int, int] | None = None,
+        pool_size: int | tuple[int, int] = 2,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_size = None if output_size is None else tuple(int(s) for s in output_size)
+        self.pool_size = _pair(pool_size)
+
+    def _size(self, height, width):
+        if self.output_size is not None:
+            return self.output_size
+        (ph, pw) = self.pool_size
+        return (None if height is None else height * ph, None if width is None else width * pw)
+
+    def call(self, inputs, indices):
+        batch, height, width, channels = ops.shape(inputs)
+        out_h, out_w = self._size(height, width)
+        # (image, flat position in that image) pairs into a (batch, out_h * out_w * C) canvas
+        images = ops.broadcast_to(
+            ops.reshape(ops.arange(batch, dtype="int32"), (-1, 1, 1, 1)), ops.shape(indices)
+        )
+        positions = ops.reshape(ops.stack([images, ops.cast(indices, "int32")], axis=-1), (-1, 2))
+        flat = ops.scatter(positions, ops.reshape(inputs, (-1,)), (batch, out_h * out_w * channels))
+        return ops.reshape(flat, (batch, out_h, out_w, channels))
+
+    def compute_output_shape(self, inputs_shape, indices_shape=None):
+        batch, height, width, channels = inputs_shape
+        return (batch, *self._size(height, width), channels)
+
+    def compute_output_spec(self, inputs, indices):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "output_size": self.output_size, "pool_size": self.pool_size}
+
+
+def pool_with_indices(
+    x: keras.KerasTensor, *, name: str, pool_size: int = 2, padding: Literal["valid", "same"] = "valid"
+) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Max pooling that keeps the argmax indices for a later ``unpool``: (values, indices)."""
+    return MaxPoolingWithArgmax2D(pool_size, padding, name=name)(x)
+
+
+def unpool(
+    x: keras.KerasTensor,
+    indices: keras.KerasTensor,
+    *,
+    like: keras.KerasTensor,
+    name: str,
+    pool_size: int = 2,
+) -> keras.KerasTensor:
+    """Upsample ``x`` to the spatial size of ``like`` (the tensor that was pooled), each value
+    at the position its maximum came from."""
+    size = tuple(like.shape[1:3])
+    output_size = size if None not in size else None
+    return MaxUnpooling2D(output_size, pool_size, name=name)(x, indices)

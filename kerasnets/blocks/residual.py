@@ -6,7 +6,9 @@ variant: He et al. 2016, "Identity mappings in deep residual networks"). Seeds 0
 Shortcuts: identity when the shape is kept; otherwise option A (subsample and zero-pad the
 extra channels, no parameters) or option B (1x1 projection + BN). ``attention`` names an
 ``ATTENTION`` block applied to the residual branch before the addition (SE-ResNet).
-``preact=True`` gives the v2 order BN-ReLU-conv with a clean identity path.
+``preact=True`` gives the v2 order BN-ReLU-conv with a clean identity path. ``rank=1`` builds
+the same blocks from 1-D convolutions over time (sequences ``(T, F)``: ECG-style residual CNNs);
+the default ``rank=2`` is the image block.
 Layer names: ``{name}_{i}_conv`` / ``_bn`` / ``_relu`` for the i-th convolution, ``{name}_0_*``
 for the shortcut, ``{name}_add``, ``{name}_out`` (v1).
 """
@@ -23,6 +25,10 @@ from kerasnets.blocks.attention import apply_attention
 from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_bn_act
 
 Shortcut = Literal["A", "B"]
+Rank = Literal[1, 2]
+
+#: The option-A subsampling layer by convolution rank (a 1-wide max pool with a stride).
+SUBSAMPLE: dict[int, type[keras.layers.Layer]] = {1: keras.layers.MaxPooling1D, 2: keras.layers.MaxPooling2D}
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -45,71 +51,89 @@ class ZeroPadChannels(keras.layers.Layer):
         return {**super().get_config(), "before": self.before, "after": self.after}
 
 
-def zero_pad_shortcut(x, filters: int, strides: int, *, name: str, **_) -> keras.KerasTensor:
+def zero_pad_shortcut(x, filters: int, strides: int, *, name: str, rank: Rank = 2, **_) -> keras.KerasTensor:
     """Option A: take every ``strides``-th pixel, pad the new channels with zeros (both sides)."""
     if strides > 1:
-        x = keras.layers.MaxPooling2D(1, strides=strides, name=f"{name}_0_subsample")(x)
+        x = SUBSAMPLE[rank](1, strides=strides, name=f"{name}_0_subsample")(x)
     extra = filters - x.shape[-1]
     return ZeroPadChannels(extra // 2, extra - extra // 2, name=f"{name}_0_pad")(x) if extra else x
 
 
 def projection_shortcut(
-    x, filters: int, strides: int, *, name: str, use_bias: bool = False, normalize: bool = True
+    x,
+    filters: int,
+    strides: int,
+    *,
+    name: str,
+    use_bias: bool = False,
+    normalize: bool = True,
+    rank: Rank = 2,
 ) -> keras.KerasTensor:
     """Option B: a strided 1x1 convolution to ``filters`` maps, then BN (v1; v2 omits BN)."""
-    x = conv(x, filters, 1, strides=strides, use_bias=use_bias, name=f"{name}_0_conv")
+    x = conv(x, filters, 1, strides=strides, use_bias=use_bias, rank=rank, name=f"{name}_0_conv")
     return batch_norm(x, name=f"{name}_0_bn") if normalize else x
 
 
 SHORTCUTS: dict[str, Callable[..., keras.KerasTensor]] = {"A": zero_pad_shortcut, "B": projection_shortcut}
 
 
-def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact) -> keras.KerasTensor:
+def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact, rank) -> keras.KerasTensor:
     if strides == 1 and x.shape[-1] == filters:
         return x
     if shortcut not in SHORTCUTS:
         raise ValueError(f"unknown shortcut {shortcut!r}; valid: {', '.join(SHORTCUTS)}")
-    return SHORTCUTS[shortcut](x, filters, strides, name=name, use_bias=use_bias, normalize=not preact)
+    return SHORTCUTS[shortcut](
+        x, filters, strides, name=name, use_bias=use_bias, normalize=not preact, rank=rank
+    )
 
 
-def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias) -> keras.KerasTensor:
+def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias, rank) -> keras.KerasTensor:
     """conv-BN-ReLU ... conv-BN, [attention], add the shortcut, ReLU (He et al. 2016a)."""
     strides = max(s for _, _, s in convs)
-    skip = _shortcut(x, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=False)
+    skip = _shortcut(
+        x, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=False, rank=rank
+    )
     y = x
     for i, (filters, kernel, stride) in enumerate(convs, start=1):
         activation = "relu" if i < len(convs) else None  # the last ReLU comes after the addition
         y = conv_bn_act(
-            y, filters, kernel, strides=stride, activation=activation, use_bias=conv_bias, name=f"{name}_{i}"
-        )
+            y, filters, kernel, strides=stride, activation=activation, use_bias=conv_bias, rank=rank,
+            name=f"{name}_{i}",
+        )  # fmt: skip
     y = apply_attention(y, attention, name=name)
     y = keras.layers.Add(name=f"{name}_add")([skip, y])
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias) -> keras.KerasTensor:
+def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias, rank) -> keras.KerasTensor:
     """BN-ReLU-conv ... BN-ReLU-conv, [attention], add: nothing on the identity path (He et al. 2016b)."""
     strides = max(s for _, _, s in convs)
     pre = keras.layers.Activation("relu", name=f"{name}_preact_relu")(batch_norm(x, name=f"{name}_preact_bn"))
     # A projection sees the pre-activated input; identity and zero-padding shortcuts the raw one.
     source = pre if shortcut == "B" else x
     skip = _shortcut(
-        source, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=True
-    )
+        source, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=True,
+        rank=rank,
+    )  # fmt: skip
     if skip is source:
         skip = x  # identity: keep the un-normalised input
     filters, kernel, stride = convs[0]
-    y = conv(pre, filters, kernel, strides=stride, use_bias=conv_bias, name=f"{name}_1_conv")
+    y = conv(pre, filters, kernel, strides=stride, use_bias=conv_bias, rank=rank, name=f"{name}_1_conv")
     for i, (filters, kernel, stride) in enumerate(convs[1:], start=2):
-        y = bn_act_conv(y, filters, kernel, strides=stride, use_bias=conv_bias, name=f"{name}_{i}")
+        y = bn_act_conv(y, filters, kernel, strides=stride, use_bias=conv_bias, rank=rank, name=f"{name}_{i}")
     y = apply_attention(y, attention, name=name)
     return keras.layers.Add(name=f"{name}_add")([skip, y])
 
 
-def _residual(x, convs, *, name, shortcut, attention, preact, conv_bias) -> keras.KerasTensor:
+def _residual(x, convs, *, name, shortcut, attention, preact, conv_bias, rank) -> keras.KerasTensor:
     """``convs``: ``(filters, kernel, strides)`` of the residual branch, in order."""
+    if len(x.shape) != rank + 2:
+        raise ValueError(
+            f"{name}: rank={rank} expects inputs (batch, {rank} spatial axes, channels), "
+            f"got shape {tuple(x.shape)}"
+        )
     body = _residual_v2 if preact else _residual_v1
-    return body(x, convs, name=name, shortcut=shortcut, attention=attention, conv_bias=conv_bias)
+    return body(x, convs, name=name, shortcut=shortcut, attention=attention, conv_bias=conv_bias, rank=rank)
 
 
 def basic_block(
@@ -122,12 +146,16 @@ def basic_block(
     attention: str | None = None,
     preact: bool = False,
     conv_bias: bool = False,
+    kernel_size: int = 3,
+    rank: Rank = 2,
 ) -> keras.KerasTensor:
-    """3x3 (stride ``strides``) and 3x3 convolutions, ``filters`` maps out."""
-    convs = [(filters, 3, strides), (filters, 3, 1)]
+    """3x3 (stride ``strides``) and 3x3 convolutions, ``filters`` maps out; ``kernel_size``
+    changes the 3, ``rank=1`` convolves over time only."""
+    convs = [(filters, kernel_size, strides), (filters, kernel_size, 1)]
     return _residual(
-        x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias
-    )
+        x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias,
+        rank=rank,
+    )  # fmt: skip
 
 
 def bottleneck_block(
@@ -141,17 +169,21 @@ def bottleneck_block(
     preact: bool = False,
     conv_bias: bool = False,
     expansion: int = 4,
+    kernel_size: int = 3,
+    rank: Rank = 2,
 ) -> keras.KerasTensor:
     """1x1 (``filters``), 3x3 (``filters``), 1x1 (``expansion * filters``) convolutions.
 
     v1 strides the first 1x1 convolution as in the original Caffe model and
     ``keras.applications.ResNet50``; v2 strides the 3x3 (fb.resnet.torch pre-activation nets).
+    ``kernel_size`` widens the middle convolution; ``rank=1`` convolves over time only.
     """
     first, middle = (1, strides) if preact else (strides, 1)
-    convs = [(filters, 1, first), (filters, 3, middle), (expansion * filters, 1, 1)]
+    convs = [(filters, 1, first), (filters, kernel_size, middle), (expansion * filters, 1, 1)]
     return _residual(
-        x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias
-    )
+        x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias,
+        rank=rank,
+    )  # fmt: skip
 
 
 BLOCKS: dict[str, Callable[..., keras.KerasTensor]] = {"basic": basic_block, "bottleneck": bottleneck_block}
@@ -167,7 +199,8 @@ def residual_stage(
     strides: int = 1,
     **block_kwargs,
 ) -> keras.KerasTensor:
-    """``depth`` blocks named ``{name}_block1..``; only the first one strides."""
+    """``depth`` blocks named ``{name}_block1..``; only the first one strides. ``block_kwargs``
+    go to every block (``shortcut``, ``attention``, ``preact``, ``kernel_size``, ``rank``...)."""
     make = BLOCKS[block]
     for i in range(1, depth + 1):
         x = make(x, filters, strides=strides if i == 1 else 1, name=f"{name}_block{i}", **block_kwargs)

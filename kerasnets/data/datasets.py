@@ -327,3 +327,7 @@ def synthetic(
     noise = rng.normal(0, 48, size=(num_samples, *shape))
     images = np.clip(0.5 * templates[labels] + 0.5 * 128 + noise, 0, 255).astype(np.uint8)
     return RawData(images, labels, [f"class_{i}" for i in range(num_classes)], source="synthetic")
+
+
+# Data sets defined in their own modules register themselves on import.
+from kerasnets.data import segmentation  # noqa: E402, F401

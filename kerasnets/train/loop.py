@@ -501,12 +501,12 @@ def _log_preview(tracker, recipe: Recipe, splits: Splits, augmenter) -> None:
     import matplotlib.pyplot as plt
 
     from kerasnets.preview import preview_figure
+    from kerasnets.train.tasks import TASKS
 
     images, targets = preview_batch(recipe, splits, 32, augmenter)
+    mean, std = TASKS.get(recipe.task.name)(recipe).stats(splits)  # a GAN scales to [-1, 1]
     what = ", ".join(next(iter(step)) for step in recipe.augment + recipe.augment_batch) or "no augmentation"
-    figure = preview_figure(
-        images, targets, splits.class_names, splits.mean, splits.std, f"training input: {what}"
-    )
+    figure = preview_figure(images, targets, splits.class_names, mean, std, f"training input: {what}")
     tracker.log_figure(figure, "augmentation_preview.png")
     plt.close(figure)
 
@@ -519,11 +519,12 @@ def _log_artifacts(tracker, recipe: Recipe, model, history, figures, splits: Spl
     import matplotlib.pyplot as plt
 
     from kerasnets.plots import learning_curves
+    from kerasnets.train.tasks import TASKS
 
     tracker.log_text(json.dumps(package_versions(), indent=2), "versions.json")
+    mean, std = TASKS.get(recipe.task.name)(recipe).stats(splits)  # what the model saw
     tracker.log_text(
-        json.dumps({"class_names": splits.class_names, "mean": splits.mean, "std": splits.std}, indent=2),
-        "data.json",
+        json.dumps({"class_names": splits.class_names, "mean": mean, "std": std}, indent=2), "data.json"
     )
     for figure, name in [(learning_curves(history), "learning_curves.png"), *figures]:
         tracker.log_figure(figure, name)

@@ -106,12 +106,13 @@ class _Regression(Task):
             steps_per_execution=steps_per_execution,
         )
 
-    def _inputs(self, splits, images: np.ndarray, seed: int = 0) -> np.ndarray:
-        return splits.normalize(images)
+    def _inputs(self, splits, clean: np.ndarray, seed: int = 0) -> np.ndarray:
+        """The model's input for standardised clean images (``denoise``: a corrupted copy)."""
+        return clean
 
     def evaluate(self, net, pipelines, splits, batch_size):
         clean = splits.normalize(splits.x_test)
-        inputs = self._inputs(splits, splits.x_test)
+        inputs = self._inputs(splits, clean)
         output = net.predict(inputs, batch_size=batch_size, verbose=0)
         truth = _pixels(clean, splits.mean, splits.std)
         metrics = {
@@ -127,10 +128,11 @@ class _Regression(Task):
         from kerasnets.plots import image_rows
 
         images = splits.x_test[:10]
-        inputs = self._inputs(splits, images)
+        clean = splits.normalize(images)
+        inputs = self._inputs(splits, clean)
         output = _pixels(net.predict(inputs, verbose=0), splits.mean, splits.std)
         rows = [("input", images)]
-        if self.name == "denoise":
+        if inputs is not clean:
             rows.append(("noisy", _pixels(inputs, splits.mean, splits.std)))
         rows.append(("output", output))
         return [(image_rows(rows, f"{self.name}: test images"), "reconstructions.png")]
@@ -160,13 +162,14 @@ class Denoise(_Regression):
             images,
         )
 
-    def _inputs(self, splits, images, seed=0):
+    def _inputs(self, splits, clean, seed=0):
         import tensorflow as tf
 
         task = self.recipe.task
         low, high = self._bounds(splits)
-        clean = tf.constant(splits.normalize(images))
-        return corrupt(clean, tf.constant(seed, tf.int64), task.noise, task.noise_level, low, high).numpy()
+        return corrupt(
+            tf.constant(clean), tf.constant(seed, tf.int64), task.noise, task.noise_level, low, high
+        ).numpy()
 
 
 @TASKS.register("classify")
@@ -237,9 +240,49 @@ class Classify(Task):
 
 @TASKS.register("sequence")
 class Sequence(Classify):
-    """Sequence classification: images read row by row (or pixel by pixel) as time steps."""
+    """Sequence classification: images read row by row (or pixel by pixel) as time steps.
+
+    Many-to-one models are scored like classifiers. A many-to-many model (model option
+    ``many_to_many: true``, output ``(N, T, classes)``) learns the sequence's label at every
+    step; ``test_accuracy`` and the confusion matrix come from its last step (the one that has
+    seen the whole sequence) and ``test_step_accuracy`` averages over all steps.
+    """
 
     name = "sequence"
+
+    def many_to_many(self) -> bool:
+        return bool(self.recipe.model.options.get("many_to_many", False))
+
+    def target_fn(self, splits):
+        if not self.many_to_many():
+            return None
+        import tensorflow as tf
+
+        steps = self.input_shape(splits)[0]
+
+        def every_step(images, labels, seed):
+            # sparse labels (N,) -> (N, T, 1), one-hot (N, C) -> (N, T, C): the same rank as
+            # the output, which Keras' sparse losses and "accuracy" accept
+            labels = labels[:, None] if labels.shape.rank == 1 else labels
+            return images, tf.repeat(labels[:, None], steps, axis=1)
+
+        return every_step
+
+    def evaluate(self, net, pipelines, splits, batch_size):
+        if not self.many_to_many():
+            return super().evaluate(net, pipelines, splits, batch_size)
+        test_loss, step_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        probabilities = net.predict(pipelines.test, verbose=0)  # (N, T, classes)
+        self.predictions = np.argmax(probabilities[:, -1], axis=-1)
+        return {
+            "test_loss": test_loss,
+            "test_accuracy": float(np.mean(self.predictions == splits.y_test)),
+            "test_step_accuracy": step_accuracy,
+        }
+
+
+#: Names of the first colours of ``Segment.figures``' palette: black, then tab20's (tab10 first).
+SEGMENT_COLOURS = ("black", "blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive")
 
 
 @TASKS.register("segment")
@@ -277,17 +320,23 @@ class Segment(Task):
         }
 
     def figures(self, net, splits):
+        from matplotlib import colormaps
+
         from kerasnets.plots import image_rows
 
         count = 8
-        classes = max(len(splits.class_names) - 1, 1)
-        as_image = lambda masks: (masks[..., None] * (255.0 / classes)).repeat(3, axis=-1)  # noqa: E731
+        # class 0 black, the others tab20's colours (cycling); the title names the first ones
+        names = splits.class_names
+        tab20 = colormaps["tab20"].colors
+        palette = np.array([(0.0, 0.0, 0.0), *tab20[::2], *tab20[1::2]])
+        palette = 255.0 * palette[np.arange(len(names)) % len(palette)]
         rows = [
             ("image", splits.x_test[:count]),
-            ("mask", as_image(splits.y_test[:count])),
-            ("prediction", as_image(self.predictions[:count])),
+            ("mask", palette[splits.y_test[:count]]),
+            ("prediction", palette[self.predictions[:count]]),
         ]
-        return [(image_rows(rows, "segmentation: test images"), "segmentation.png")]
+        key = ", ".join(f"{n} {c}" for n, c in zip(names, SEGMENT_COLOURS, strict=False))
+        return [(image_rows(rows, f"segmentation: test images ({key})"), "segmentation.png")]
 
 
 @TASKS.register("generate")
@@ -307,7 +356,12 @@ class Generate(Task):
     def compile(self, model, optimizer, jit_compile, steps_per_execution):
         from kerasnets.train.optimizers import make_optimizer
 
-        model.compile(d_optimizer=optimizer, g_optimizer=make_optimizer(self.recipe.optimizer))
+        model.compile(
+            d_optimizer=optimizer,
+            g_optimizer=make_optimizer(self.recipe.optimizer),  # same settings, own state
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
 
     def callbacks(self, model, tracker, splits):
         return [SampleGrid(tracker)] if tracker.run_id else []
