@@ -234,6 +234,15 @@ def test_preview_command_writes_a_png(tmp_path, capsys):
                 "p": 1.0,
             }
         },
+        {
+            "Affine": {
+                "scale": 0.8,
+                "rotate": [33, 33],
+                "translate_percent": [-0.13, -0.13],
+                "fill": 9,
+                "p": 1,
+            }
+        },
         {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
         {"HorizontalFlip": {"p": 1.0}},
         {"VerticalFlip": {"p": 1.0}},
@@ -281,6 +290,7 @@ GRAPH_STEPS = [
             "p": 1.0,
         }
     },
+    {"Affine": {"scale": 0.8, "rotate": [33, 33], "translate_percent": [-0.13, -0.13], "fill": 9, "p": 1}},
     {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
     {"HorizontalFlip": {"p": 1.0}},
     {"VerticalFlip": {"p": 1.0}},
@@ -290,14 +300,17 @@ GRAPH_STEPS = [
 @pytest.mark.parametrize("step", GRAPH_STEPS, ids=lambda s: next(iter(s)))
 @pytest.mark.parametrize("channels", [1, 3])
 def test_in_graph_kernels_equal_the_numpy_kernels(step, channels):
-    """Same fixed parameters -> the same pixels as the numpy kernels (and so albumentations)."""
+    """Same fixed parameters -> the same pixels as the numpy kernels (and so albumentations):
+    exactly, or for warps within one grey level where float rounding lands on a .5."""
     import tensorflow as tf
 
     augmenter = BatchAugmenter([step])
     assert augmenter.in_graph
-    images = RNG.integers(0, 256, (4, 9, 9, channels), dtype=np.uint8)
+    images = RNG.integers(0, 256, (32, 17, 19, channels), dtype=np.uint8)
     in_graph = augmenter.apply_in_graph(tf.constant(images), tf.constant(0, tf.int64)).numpy()
-    np.testing.assert_array_equal(in_graph, augmenter(images, 0))
+    difference = np.abs(in_graph.astype(int) - augmenter(images, 0))
+    assert difference.max() <= (1 if "Affine" in step else 0)
+    assert (difference > 0).mean() < 1e-3
 
 
 def test_in_graph_random_crops_are_windows_drawn_per_image():

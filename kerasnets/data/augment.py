@@ -95,6 +95,7 @@ class BatchAugmenter:
         graph = [(t, graph_kernel(t)) for t in self.compose.transforms]
         #: When every transform has an in-graph kernel, the pipeline runs them as TF ops.
         self.graph_stages = graph if in_graph and all(k for _, k in graph) else None
+        self._graph_fn = None
         self.stages: list[tuple[str, Any]] = []  # ("batch", (transform, kernel)) or ("image", Compose)
         pending: list[Any] = []
         for transform in self.compose.transforms:
@@ -116,7 +117,15 @@ class BatchAugmenter:
         return self.graph_stages is not None
 
     def apply_in_graph(self, images, seed):
-        """The transforms as TF ops on a uint8 batch tensor, seeded by the batch's int64 seed."""
+        """The transforms as TF ops on a uint8 batch tensor, seeded by the batch's int64 seed,
+        compiled with XLA (one fused program per batch shape)."""
+        if self._graph_fn is None:
+            import tensorflow as tf
+
+            self._graph_fn = tf.function(self._graph_chain, jit_compile=True, autograph=False)
+        return self._graph_fn(images, seed)
+
+    def _graph_chain(self, images, seed):
         import tensorflow as tf
 
         for index, (transform, kernel) in enumerate(self.graph_stages or []):

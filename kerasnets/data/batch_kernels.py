@@ -126,7 +126,7 @@ def _affine(t, images, rng):
             (width, height),
             flags=t.interpolation,
             borderMode=cv2.BORDER_CONSTANT,
-            borderValue=t.fill,
+            borderValue=(t.fill,) * 4,  # a bare scalar would fill the first channel only
         )
         out[i] = warped.reshape(height, width, channels)
     return out
