@@ -342,6 +342,16 @@ class Recipe(Section):
             raise ValueError(
                 "task 'sequence' reads images as sequences: set data.layout to 'rows' or 'pixels'"
             )
+        if task != "sequence" and self.data.layout != "image":
+            raise ValueError(
+                f"data.layout {self.data.layout!r} reads images as sequences, for task 'sequence' only; "
+                f"task {task!r} needs data.layout 'image'"
+            )
+        if task == "generate" and self.schedule.name != "constant":
+            raise ValueError(
+                "a GAN trains two optimizers with the recipe's constant learning rate: "
+                f"schedule {self.schedule.name!r} does not apply to task 'generate'; use 'constant'"
+            )
         if task != "classify" and (self.augment_batch or self.eval.tta != "none"):
             raise ValueError(f"augment_batch and eval.tta apply to classification, not to task {task!r}")
         if task != "classify" and self.explain:
@@ -356,6 +366,12 @@ class Recipe(Section):
             raise ValueError(
                 f"model {self.model.name!r} does not serve task {task!r}; models that do: "
                 f"{', '.join(models_for_task(task)) or '(none)'}"
+            )
+        from kerasnets.models import model_options
+
+        if self.regularization.dropout is not None and "dropout" not in model_options(self.model.name):
+            raise ValueError(
+                f"regularization.dropout: model {self.model.name!r} has no dropout option; remove it"
             )
         return self
 

@@ -159,3 +159,41 @@ def test_a_model_that_does_not_serve_the_task_is_a_recipe_error():
     assert "bad.yaml" in text and "'lenet5' does not serve task 'segment'" in text
     assert all(name in text for name in models_for_task("segment"))
     assert "mlp" in models_for_task("sequence") and "lenet5" not in models_for_task("sequence")
+
+
+def test_recipe_rules_for_layouts_gan_schedules_and_dropout():
+    with pytest.raises(RecipeError, match="for task 'sequence' only"):
+        validate(
+            {
+                **tiny_recipe(task={"name": "denoise"}, data={"layout": "rows"}),
+                "model": {"name": "dense_autoencoder"},
+            },
+            "t",
+        )
+    with pytest.raises(RecipeError, match="does not apply to task 'generate'"):
+        validate(
+            {
+                **tiny_recipe(task={"name": "generate"}, schedule={"name": "cosine"}),
+                "model": {"name": "dcgan"},
+            },
+            "t",
+        )
+    with pytest.raises(RecipeError, match="regularization.dropout: model 'dcgan' has no dropout option"):
+        validate(
+            {
+                **tiny_recipe(task={"name": "generate"}, regularization={"dropout": 0.3}),
+                "model": {"name": "dcgan"},
+            },
+            "t",
+        )
+
+
+def test_kernel_regularisers_reach_both_gan_networks():
+    from kerasnets.models import build
+    from kerasnets.models.gan import _penalty
+    from kerasnets.train.regularizers import apply_kernel_policy, make_regularizer
+
+    gan = build("dcgan", (8, 8, 1), 1, latent_dim=4, generator_filters=[8], discriminator_filters=[8])
+    assert float(_penalty(gan.generator)) == 0.0
+    assert apply_kernel_policy(gan, regularizer=make_regularizer(0.0, 0.01)) >= 3
+    assert float(_penalty(gan.generator)) > 0 and float(_penalty(gan.discriminator)) > 0

@@ -129,7 +129,7 @@ class BatchAugmenter:
         import tensorflow as tf
 
         for index, (transform, kernel) in enumerate(self.graph_stages or []):
-            pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(1_000 + 7 * index, tf.int64)])
+            pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(1_000 + 8 * index, tf.int64)])
             images = kernel.apply(transform, images, pair)
         return images
 

@@ -83,7 +83,7 @@ def affine_matrices(t, count, height: int, width: int, seed):
     """Per-image 3x3 forward matrices, sampled and composed as albumentations does."""
     import tensorflow as tf
 
-    seeds = [seed + [0, i] for i in range(7)]
+    seeds = [seed + [0, i] for i in range(7)]  # seed + [0, 7] decides p; blocks of 8 per stage
     scale_x = _uniform(t.scale["x"], count, seeds[0])
     scale_y = scale_x if t.keep_ratio else _uniform(t.scale["y"], count, seeds[1])
     if t.translate_px is not None:
@@ -165,7 +165,7 @@ def _affine(t, images, seed):
     count = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     matrices = affine_matrices(t, count, height, width, seed)
-    chosen = _chosen(t.p, count, seed + [1, 0])
+    chosen = _chosen(t.p, count, seed + [0, 7])  # inside this transform's block of 8
     identity = tf.eye(3, batch_shape=[count], dtype=tf.float64)
     matrices = tf.where(chosen[:, None, None], matrices, identity)
     return tf.where(chosen[:, None, None, None], warp(images, matrices, float(t.fill)), images)

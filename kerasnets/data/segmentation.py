@@ -108,7 +108,14 @@ MASK_LAYOUT = (
 
 
 def _by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in suffixes}
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in suffixes:
+            continue
+        if path.stem in found:
+            raise DataError(f"{folder}: {found[path.stem].name} and {path.name} share a name; keep one")
+        found[path.stem] = path
+    return found
 
 
 def _pairs(base: Path) -> list[tuple[Path, Path]]:
@@ -138,7 +145,7 @@ def _read_pair(
     with Image.open(image_path) as img, Image.open(mask_path) as mask:
         if mask.mode not in ("L", "P", "I", "I;16", "1"):
             raise DataError(
-                f"{mask_path}: a mask must be a single-channel image of class ids (mode L or P), "
+                f"{mask_path}: a mask must be a single-channel image of class ids (mode L, P, I, I;16 or 1), "
                 f"got mode {mask.mode}"
             )
         if img.size != mask.size:

@@ -93,6 +93,12 @@ def discriminator_model(
     return keras.Model(images, logits, name="discriminator")
 
 
+def _penalty(model: keras.Model):
+    """The sum of a network's regularisation losses (0.0 when it has none)."""
+    losses = model.losses
+    return keras.ops.sum(keras.ops.stack([keras.ops.cast(v, "float32") for v in losses])) if losses else 0.0
+
+
 @keras.saving.register_keras_serializable(package="kerasnets")
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other (non-saturating losses).
@@ -149,13 +155,15 @@ class GAN(keras.Model):
             d_loss = self._bce(1.0, self.discriminator(real, training=True)) + self._bce(
                 0.0, self.discriminator(fake, training=True)
             )
+            d_total = d_loss + _penalty(self.discriminator)  # the recipe's kernel regularisers
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_total, d_vars), d_vars, strict=True))
         noise = self._noise(batch)
         with tf.GradientTape() as tape:  # generator: make the updated discriminator say 1
             g_loss = self._bce(1.0, self.discriminator(self.generator(noise, training=True), training=True))
+            g_total = g_loss + _penalty(self.generator)
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_total, g_vars), g_vars, strict=True))
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {m.name: m.result() for m in self.metrics}

@@ -45,7 +45,7 @@ def encoder_decoder(
         raise ValueError(f"filters and depths need one entry per stage, got {filters} and {depths}")
     stages = len(filters)
     _check_size(input_shape, stages)
-    deep = range(stages - stages // 2, stages)  # the stages that get dropout
+    deep = range(stages - max(1, stages // 2), stages)  # the stages that get dropout (at least one)
 
     inputs = keras.Input(shape=input_shape, name="image")
     x, pooled = inputs, []
