@@ -19,6 +19,24 @@ IMAGES = RNG.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
 LABELS = np.arange(20, dtype=np.int32) % 4
 
 
+#: Steps with fixed parameters covered by the whole-batch and the in-graph kernels.
+KERNEL_STEPS = [
+    {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
+    {
+        "Affine": {
+            "scale": {"x": 0.9, "y": 1.2},
+            "rotate": [-20, -20],
+            "translate_percent": [0.1, 0.1],
+            "p": 1.0,
+        }
+    },
+    {"Affine": {"scale": 0.8, "rotate": [33, 33], "translate_percent": [-0.13, -0.13], "fill": 9, "p": 1}},
+    {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
+    {"HorizontalFlip": {"p": 1.0}},
+    {"VerticalFlip": {"p": 1.0}},
+]
+
+
 def batches(augmenter=None, seed=0, mixers=(), one_hot=False, shuffle=False):
     ds = make_dataset(
         IMAGES,
@@ -222,32 +240,7 @@ def test_preview_command_writes_a_png(tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize(
-    "step",
-    [
-        {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
-        {
-            "Affine": {
-                "scale": {"x": 0.9, "y": 1.2},
-                "rotate": [-20, -20],
-                "translate_percent": [0.1, 0.1],
-                "p": 1.0,
-            }
-        },
-        {
-            "Affine": {
-                "scale": 0.8,
-                "rotate": [33, 33],
-                "translate_percent": [-0.13, -0.13],
-                "fill": 9,
-                "p": 1,
-            }
-        },
-        {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
-        {"HorizontalFlip": {"p": 1.0}},
-        {"VerticalFlip": {"p": 1.0}},
-    ],
-)
+@pytest.mark.parametrize("step", KERNEL_STEPS, ids=lambda s: next(iter(s)))
 @pytest.mark.parametrize("channels", [1, 3])
 def test_batch_kernels_match_albumentations_exactly(step, channels):
     from kerasnets.data.augment import build_transforms
@@ -280,24 +273,7 @@ def test_uncovered_transforms_fall_back_to_albumentations_in_order():
     np.testing.assert_array_equal(augmenter(images, 0), 255 - images[:, ::-1, ::-1])
 
 
-GRAPH_STEPS = [
-    {"Affine": {"scale": 1.1, "rotate": [7, 7], "shear": [3, 3], "translate_px": [1, 1], "p": 1.0}},
-    {
-        "Affine": {
-            "scale": {"x": 0.9, "y": 1.2},
-            "rotate": [-20, -20],
-            "translate_percent": [0.1, 0.1],
-            "p": 1.0,
-        }
-    },
-    {"Affine": {"scale": 0.8, "rotate": [33, 33], "translate_percent": [-0.13, -0.13], "fill": 9, "p": 1}},
-    {"PadIfNeeded": {"min_height": 13, "min_width": 11, "border_mode": 0, "fill": 7}},
-    {"HorizontalFlip": {"p": 1.0}},
-    {"VerticalFlip": {"p": 1.0}},
-]
-
-
-@pytest.mark.parametrize("step", GRAPH_STEPS, ids=lambda s: next(iter(s)))
+@pytest.mark.parametrize("step", KERNEL_STEPS, ids=lambda s: next(iter(s)))
 @pytest.mark.parametrize("channels", [1, 3])
 def test_in_graph_kernels_equal_the_numpy_kernels(step, channels):
     """Same fixed parameters -> the same pixels as the numpy kernels (and so albumentations):
