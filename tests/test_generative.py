@@ -162,6 +162,13 @@ def test_fit_reports_d_loss_and_g_loss_per_epoch():
     assert gan.count_params() == gan.generator.count_params() + gan.discriminator.count_params()
 
 
+@pytest.mark.parametrize("shape", [(28, 28, 1), (30, 30, 1), (29, 31, 3)])
+def test_generator_output_has_the_image_shape_for_any_size(shape):
+    gan = build("dcgan", shape, 1, latent_dim=4, generator_filters=[8, 4], discriminator_filters=[4])
+    assert gan.generator.output_shape == (None, *shape)  # upsampled past the size, then cropped
+    assert gan.discriminator.input_shape == (None, *shape)
+
+
 def test_samples_are_deterministic_images_in_minus_one_to_one():
     gan = _tiny_gan()
     first, again, other = gan.sample(6, seed=3), gan.sample(6, seed=3), gan.sample(6, seed=4)

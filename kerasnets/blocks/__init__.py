@@ -2,7 +2,7 @@
 
 from kerasnets.blocks.activations import Maxout, conv_maxout, dense_act, maxout
 from kerasnets.blocks.attention import ATTENTION, apply_attention, squeeze_excite
-from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_act, conv_bn_act
+from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_act, conv_bn_act, padding_to_multiple
 from kerasnets.blocks.dense import dense_block, dense_layer, transition_block
 from kerasnets.blocks.heads import HEADS, classifier_head, fc_head, gap_head, nin_head
 from kerasnets.blocks.inception import InceptionWidths, aux_classifier, inception_module
@@ -81,6 +81,7 @@ __all__ = [
     "maxout",
     "mlpconv",
     "nin_head",
+    "padding_to_multiple",
     "pool_with_indices",
     "projection_shortcut",
     "residual_stage",

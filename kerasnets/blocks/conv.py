@@ -57,6 +57,13 @@ def conv(
     )(x)
 
 
+def padding_to_multiple(size: int, factor: int) -> tuple[int, int]:
+    """Zeros before and after so that ``size`` becomes a multiple of ``factor`` (the crop that
+    undoes it after upsampling is the same pair)."""
+    extra = -size % factor
+    return extra // 2, extra - extra // 2
+
+
 def batch_norm(x: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
     """Batch normalisation over the channel axis with the package-wide policy."""
     return keras.layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)

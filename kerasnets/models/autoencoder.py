@@ -13,7 +13,7 @@ from typing import Literal
 
 import keras
 
-from kerasnets.blocks import conv, conv_act
+from kerasnets.blocks import conv, conv_act, padding_to_multiple
 from kerasnets.models.base import register_model
 
 TASKS = ("reconstruct", "denoise")
@@ -84,12 +84,6 @@ DOWNSAMPLE = {"stride": _strided, "pool": _pooled}
 DECODERS = {"transpose": _transpose, "upsample": _upsample}
 
 
-def _padding(size: int, factor: int) -> tuple[int, int]:
-    """Zeros before and after so that ``size`` becomes a multiple of ``factor``."""
-    extra = -size % factor
-    return extra // 2, extra - extra // 2
-
-
 @register_model(
     "conv_autoencoder",
     params=278_369,
@@ -130,7 +124,7 @@ def conv_autoencoder(
     """
     height, width, channels = input_shape
     factor = 2 ** len(filters)
-    pad = (_padding(height, factor), _padding(width, factor))
+    pad = (padding_to_multiple(height, factor), padding_to_multiple(width, factor))
     inputs = keras.Input(shape=input_shape, name="image")
     x = keras.layers.ZeroPadding2D(pad, name="encoder_pad")(inputs) if any(map(any, pad)) else inputs
     for i, width_i in enumerate(filters, start=1):

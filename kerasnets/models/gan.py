@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from kerasnets.blocks import batch_norm
+from kerasnets.blocks import batch_norm, padding_to_multiple
 from kerasnets.models.base import register_model
 
 #: Radford et al. (2015): weights from N(0, 0.02), LeakyReLU slope 0.2 in the discriminator.
@@ -57,12 +57,9 @@ def generator_model(
     x = keras.layers.Conv2DTranspose(
         channels, kernel_size, 2, "same", kernel_initializer=_init(), name="generator_output"
     )(x)
-    extra = (start[0] * factor - height, start[1] * factor - width)
-    if any(extra):
-        x = keras.layers.Cropping2D(
-            ((extra[0] // 2, extra[0] - extra[0] // 2), (extra[1] // 2, extra[1] - extra[1] // 2)),
-            name="generator_crop",
-        )(x)
+    crop = (padding_to_multiple(height, factor), padding_to_multiple(width, factor))
+    if any(map(any, crop)):
+        x = keras.layers.Cropping2D(crop, name="generator_crop")(x)
     images = keras.layers.Activation("tanh", dtype="float32", name="generator_tanh")(x)
     return keras.Model(noise, images, name="generator")
 
