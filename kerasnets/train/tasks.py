@@ -245,7 +245,7 @@ class Sequence(Classify):
     Many-to-one models are scored like classifiers. A many-to-many model (model option
     ``many_to_many: true``, output ``(N, T, classes)``) learns the sequence's label at every
     step; ``test_accuracy`` and the confusion matrix come from its last step (the one that has
-    seen the whole sequence) and ``test_step_accuracy`` averages over all steps.
+    read the whole sequence forwards) and ``test_step_accuracy`` averages over all steps.
     """
 
     name = "sequence"
