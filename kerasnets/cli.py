@@ -13,7 +13,6 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_BAD_INPUT = 2
-LIGHT_COMMANDS = {"schema", "ui", "runs"}  # never touch TensorFlow
 
 
 def _console(stderr: bool = False):
@@ -26,6 +25,14 @@ def _load(path: str, overrides: list[str]):
     from kerasnets.recipe import load_recipe
 
     return load_recipe(path, overrides)
+
+
+def _tensorflow() -> None:
+    """Import TensorFlow (quietly) once the input is known to be good: commands check recipes
+    and arguments first, without it."""
+    from kerasnets.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -47,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.set or args.epochs is not None:
             raise KerasnetsError("--resume continues a run with its own recipe: --set/--epochs do not apply")
+        _tensorflow()
         from kerasnets.train.loop import resume
 
         console.print(f"[bold]kerasnets run --resume[/] {args.resume}")
@@ -54,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         recipe = None
     else:
         recipe = _load(args.recipe, _overrides(args))
+        _tensorflow()
         from kerasnets.train.loop import run
 
         console.print(f"[bold]kerasnets run[/] {args.recipe}")
@@ -74,15 +83,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     recipe = _load(args.recipe, list(args.set or []))
+    _tensorflow()
     import matplotlib.pyplot as plt
 
+    from kerasnets.data.inputs import make_augmenter, preview_batch
     from kerasnets.data.pipeline import load_splits
     from kerasnets.preview import preview_figure
-    from kerasnets.train.loop import make_augmenter, preview_batch
+    from kerasnets.rules import input_size
+    from kerasnets.train.tasks import TASKS
 
+    recipe = recipe.model_copy(
+        update={"data": recipe.data.model_copy(update={"image_size": input_size(recipe)})}
+    )
     splits = load_splits(recipe.data, args.data_dir)
-    images, targets = preview_batch(recipe, splits, args.count, make_augmenter(recipe, splits))
-    figure = preview_figure(images, targets, splits.class_names, splits.mean, splits.std, args.recipe)
+    task = TASKS.get(recipe.task.name)(recipe)
+    images, targets = preview_batch(recipe, splits, task, args.count, make_augmenter(recipe, splits))
+    mean, std = task.stats(splits)
+    figure = preview_figure(images, targets, splits.class_names, mean, std, args.recipe)
     figure.savefig(args.out, dpi=120)
     plt.close(figure)
     _console().print(f"wrote {args.out}: {len(images)} training samples as the model sees them")
@@ -104,9 +121,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from kerasnets.tuning.session import SweepStopped, run_worker, tune
+    from kerasnets.tuning.sweep import load_sweep
 
     console, overrides = _console(), list(args.set or [])
+    load_sweep(args.sweep, overrides)  # a bad sweep or base recipe fails here, before TensorFlow
+    _tensorflow()
+    from kerasnets.tuning.session import SweepStopped, run_worker, tune
+
     if args.worker:
         run_worker(
             args.sweep, overrides, max_trials=args.max_trials, data_dir=args.data_dir, echo=console.print
@@ -150,7 +171,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from kerasnets.models import MODELS, model_options, model_tasks
+    from kerasnets.catalog import meta, model_tasks, names, option_names
 
     console = _console()
     wide = console.width >= 140  # the reference's source only where it fits
@@ -160,12 +181,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     table.add_column("options", overflow="fold")
     if wide:
         table.add_column("source", overflow="fold")
-    for name in MODELS.names():
-        meta = MODELS.meta(name)
-        params = f"{meta['params']:,}" if meta.get("params") else ""
-        shape = "x".join(map(str, meta.get("input_shape") or ()))
-        row = [name, ",".join(model_tasks(name)), params, shape, ", ".join(model_options(name))]
-        table.add_row(*row, *([meta.get("source", "")] if wide else []))
+    for name in names():
+        info = meta(name)
+        params = f"{info['params']:,}" if info.get("params") else ""
+        shape = "x".join(map(str, info.get("input_shape") or ()))
+        row = [name, ",".join(model_tasks(name)), params, shape, ", ".join(option_names(name))]
+        table.add_row(*row, *([info.get("source", "")] if wide else []))
     console.print(table)
     if not wide:
         console.print("where each reference count comes from: COLUMNS=200 kerasnets models")
@@ -173,6 +194,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    _tensorflow()
     from kerasnets.errors import KerasnetsError
     from kerasnets.models import MODELS
     from kerasnets.models.summary import summarize, to_rich_table
@@ -221,6 +243,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "stride": args.stride,
         "steps": args.steps,
     }
+    _tensorflow()
     console = _console()
     console.print(f"[bold]kerasnets explain[/] {args.run_id} --method {','.join(methods)}")
     out = Path(args.out) if args.out else None
@@ -356,11 +379,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kerasnets.errors import KerasnetsError, RecipeError, TrainingDiverged
-
-    if args.command not in LIGHT_COMMANDS:
-        from kerasnets.quiet import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
 
     try:
         return args.func(args)

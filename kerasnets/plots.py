@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +20,7 @@ def _pyplot():
 def learning_curves(history: dict[str, list[float]]):
     """Loss and accuracy per epoch, training against validation, plus the learning rate
     (a GAN: the discriminator and generator losses)."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = [("loss", "loss"), ("accuracy", "accuracy"), ("learning_rate", "learning rate")]
     panels += [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]
     panels = [(k, t) for k, t in panels if k in history]
@@ -43,7 +44,7 @@ def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names:
     """A counts heat map with the count in each cell (rows: true class)."""
     from sklearn.metrics import confusion_matrix
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(class_names)
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(n)))
     size = max(4.0, 0.45 * n + 2)
@@ -82,7 +83,7 @@ def _show(ax, image: np.ndarray) -> None:
 
 def image_rows(rows: Sequence[tuple[str, np.ndarray]], title: str = ""):
     """One row of images per (label, images 0..255) pair: input / noisy / output, etc."""
-    plt = _pyplot()
+    plt = pyplot()
     cols = max(len(images) for _, images in rows)
     fig, axes = plt.subplots(len(rows), cols, figsize=(1.3 * cols, 1.45 * len(rows)), squeeze=False)
     for r, (label, images) in enumerate(rows):
@@ -99,7 +100,7 @@ def image_rows(rows: Sequence[tuple[str, np.ndarray]], title: str = ""):
 
 def image_grid(images: np.ndarray, title: str = ""):
     """A square grid of images (0..255)."""
-    plt = _pyplot()
+    plt = pyplot()
     side = int(np.ceil(np.sqrt(len(images))))
     fig, axes = plt.subplots(side, side, figsize=(1.1 * side, 1.1 * side), squeeze=False)
     for ax in axes.flat:

@@ -29,9 +29,9 @@ def preview_figure(
     title: str = "",
 ):
     """Undo the normalisation and draw the batch in a grid with each sample's label."""
-    from kerasnets.plots import _pyplot
+    from kerasnets.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     pixels = np.clip(images * np.float32(std) + np.float32(mean), 0, 255).astype(np.uint8)
     count = len(pixels)
     cols = min(8, count)

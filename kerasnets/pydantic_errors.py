@@ -45,12 +45,13 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return text.lstrip(".")
 
 
-def _submodel(annotation: Any) -> type[BaseModel] | None:
+def submodel(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (``Sub``, ``Sub | None``, ``list[Sub]``...), else None."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
         for arg in typing.get_args(annotation):
-            found = _submodel(arg)
+            found = submodel(arg)
             if found:
                 return found
     return None
@@ -61,7 +62,7 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     for part in loc:
         if model is None or part not in model.model_fields:
             return None
-        model = _submodel(model.model_fields[part].annotation)
+        model = submodel(model.model_fields[part].annotation)
     return model
 
 
@@ -75,7 +76,7 @@ def _schema_loc(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[Any, ...]:
     for part in loc:
         if model is not None and part in model.model_fields:
             clean.append(part)
-            model = _submodel(model.model_fields[part].annotation)
+            model = submodel(model.model_fields[part].annotation)
             continue
         if model is None and isinstance(part, str) and ("[" in part or part in _TAG_WORDS):
             continue

@@ -29,6 +29,7 @@ from pydantic import (
 from kerasnets.errors import Problem, RecipeError
 from kerasnets.pydantic_errors import problems_from_validation_error
 from kerasnets.registry import UnknownNameError
+from kerasnets.rules import TASK_RULES, recipe_problems
 from kerasnets.train.components import INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
 
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -129,13 +130,13 @@ class ModelSection(Section):
     @field_validator("name")
     @classmethod
     def _known_model(cls, name: str) -> str:
-        from kerasnets.models import MODELS
+        from kerasnets.catalog import registry  # the generated catalog: no Keras import
 
-        return _lookup(MODELS, name)
+        return _lookup(registry(), name)
 
     @model_validator(mode="after")
     def _builder_options(self) -> ModelSection:
-        from kerasnets.models import check_model_options
+        from kerasnets.catalog import check_model_options
 
         _raise_option_problems(check_model_options(self.name, self.options))
         return self
@@ -145,11 +146,11 @@ class ModelSection(Section):
         return dict(self.model_extra or {})
 
 
-TASK_NAMES = ("classify", "reconstruct", "denoise", "generate", "segment", "sequence")
+TASK_NAMES = tuple(TASK_RULES)
 
 
 class TaskSection(Section):
-    name: Literal["classify", "reconstruct", "denoise", "generate", "segment", "sequence"] = Field(
+    name: Literal[TASK_NAMES] = Field(  # type: ignore[valid-type]  (the tasks of the rules table)
         "classify",
         description="what the model learns: labels, its input back, a clean input from a corrupted "
         "one, new images (GAN), per-pixel classes, or a sequence's class",
@@ -258,7 +259,7 @@ class TrainSection(Section):
     epochs: Count = 10
     seed: NonNegativeInt | None = 0
     deterministic: bool = Field(False, description="deterministic TensorFlow ops (slower)")
-    loss: str = "cross_entropy"
+    loss: str | None = Field(None, description="the task's own loss when null (classify: cross_entropy)")
     jit_compile: BoolOrAuto = Field("auto", description="XLA; auto = on for GPU, off on CPU")
     steps_per_execution: StepsPerExecution = Field("auto", description="auto = 16 on CPU, 32 on GPU")
     mixed_precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
@@ -268,8 +269,8 @@ class TrainSection(Section):
 
     @field_validator("loss")
     @classmethod
-    def _known_loss(cls, name: str) -> str:
-        return _lookup(LOSSES, name)
+    def _known_loss(cls, name: str | None) -> str | None:
+        return None if name is None else _lookup(LOSSES, name)
 
 
 class TrackingSection(Section):
@@ -335,44 +336,7 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
-        if self.optimizer.name == "gd" and self.data.batch_size != "full":
-            raise ValueError("optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'")
-        task = self.task.name
-        if task == "sequence" and self.data.layout == "image":
-            raise ValueError(
-                "task 'sequence' reads images as sequences: set data.layout to 'rows' or 'pixels'"
-            )
-        if task != "sequence" and self.data.layout != "image":
-            raise ValueError(
-                f"data.layout {self.data.layout!r} reads images as sequences, for task 'sequence' only; "
-                f"task {task!r} needs data.layout 'image'"
-            )
-        if task == "generate" and self.schedule.name != "constant":
-            raise ValueError(
-                "a GAN trains two optimizers with the recipe's constant learning rate: "
-                f"schedule {self.schedule.name!r} does not apply to task 'generate'; use 'constant'"
-            )
-        if task != "classify" and (self.augment_batch or self.eval.tta != "none"):
-            raise ValueError(f"augment_batch and eval.tta apply to classification, not to task {task!r}")
-        if task != "classify" and self.explain:
-            raise ValueError(f"explain applies to classification, not to task {task!r}")
-        if task == "segment" and self.augment:
-            raise ValueError(
-                "augment changes image geometry without the masks: not available for task 'segment'"
-            )
-        from kerasnets.models import model_tasks, models_for_task
-
-        if task not in model_tasks(self.model.name):
-            raise ValueError(
-                f"model {self.model.name!r} does not serve task {task!r}; models that do: "
-                f"{', '.join(models_for_task(task)) or '(none)'}"
-            )
-        from kerasnets.models import model_options
-
-        if self.regularization.dropout is not None and "dropout" not in model_options(self.model.name):
-            raise ValueError(
-                f"regularization.dropout: model {self.model.name!r} has no dropout option; remove it"
-            )
+        _raise_option_problems(recipe_problems(self))
         return self
 
     def flatten(self) -> dict[str, str]:
@@ -383,7 +347,7 @@ class Recipe(Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-class _OptionProblems(ValueError):
+class OptionProblems(ValueError):
     """Raised inside validators to carry several keyed problems at once."""
 
     def __init__(self, problems: list[tuple[str, str, Any]]) -> None:
@@ -393,7 +357,7 @@ class _OptionProblems(ValueError):
 
 def _raise_option_problems(problems: list[tuple[str, str, Any]], prefix: str = "") -> None:
     if problems:
-        raise _OptionProblems([(prefix + key, msg, value) for key, msg, value in problems])
+        raise OptionProblems([(prefix + key, msg, value) for key, msg, value in problems])
 
 
 def _raise_unused(section: BaseModel, allowed: tuple[str, ...], kind: str, always: tuple[str, ...]) -> None:

@@ -84,7 +84,9 @@ def check_store(uri: str) -> None:
         )
 
 
-def _artifact_location(uri: str, experiment: str) -> str | None:
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """``<store dir>/artifacts/<experiment>`` as a URI for a SQLite store (None for others);
+    raises ``KerasnetsError`` when the experiment name would leave that folder."""
     db = _sqlite_path(uri)
     if db is None:
         return None
@@ -209,7 +211,7 @@ class Tracker:
                     exp.experiment_id
                     if exp
                     else self.client.create_experiment(
-                        experiment, artifact_location=_artifact_location(uri, experiment)
+                        experiment, artifact_location=artifact_location(uri, experiment)
                     )
                 )
             self.run = with_retries(
@@ -297,3 +299,38 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class NullTracker:
+    """Stands in for ``Tracker`` when ``tracking.enabled`` is false: no run, and each logging
+    method the loop calls spelled out as doing nothing (a misspelt one is an AttributeError)."""
+
+    run_id = artifact_uri = experiment_id = uri = client = None
+    resumed = False
+
+    def __enter__(self) -> NullTracker:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        return False
+
+    def log_params(self, params: dict[str, str]) -> None:
+        """Nothing to log to."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Nothing to log to."""
+
+    def log_text(self, text: str, name: str) -> None:
+        """Nothing to log to."""
+
+    def log_file(self, path: Path, folder: str | None = None) -> None:
+        """Nothing to log to."""
+
+    def log_figure(self, figure, name: str) -> None:
+        """Nothing to log to."""
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Nothing to log to."""
+
+    def log_keras_model(self, model, name: str = "model") -> None:
+        """Nothing to log to."""

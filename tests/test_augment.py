@@ -8,10 +8,11 @@ from conftest import ROOT, tiny_recipe
 
 from kerasnets.data.augment import BatchAugmenter
 from kerasnets.data.batch_mix import cutmix, mixup
+from kerasnets.data.inputs import make_pipelines
 from kerasnets.data.pipeline import load_splits, make_dataset
 from kerasnets.errors import KerasnetsError, RecipeError
 from kerasnets.recipe import load_recipe, validate
-from kerasnets.train.loop import make_pipelines
+from kerasnets.train.tasks import TASKS
 from kerasnets.train.tta import tta_predict, views
 
 RNG = np.random.default_rng(0)
@@ -127,7 +128,7 @@ def test_validation_and_test_data_are_never_augmented():
         "t",
     )
     splits = load_splits(recipe.data)
-    pipes = make_pipelines(recipe, splits, 16, one_hot=False, augmenter=BatchAugmenter(recipe.augment))
+    pipes = make_pipelines(recipe, splits, 16, TASKS.get("classify")(recipe), BatchAugmenter(recipe.augment))
     val = np.concatenate([x.numpy() for x, _ in pipes.validation])
     test = np.concatenate([x.numpy() for x, _ in pipes.test])
     np.testing.assert_allclose(val, splits.normalize(splits.x_val), rtol=1e-6)

@@ -162,8 +162,17 @@ def test_squeeze_excite_shape_and_count():
 def test_inception_module_3a_widths():
     model = _model(blocks.inception_module, (8, 8, 192), widths=(64, 96, 128, 16, 32, 32), name="m")
     assert model.output.shape == (None, 8, 8, 256)
-    weights = 192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32
-    assert weights == 163_328  # Table 1: 159K (in units of 1024)
+    kernels = {w.path.split("/")[0]: int(np.prod(w.shape)) for w in model.weights if w.name == "kernel"}
+    assert kernels == {
+        "m_1x1": 192 * 64,
+        "m_3x3_reduce": 192 * 96,
+        "m_3x3": 9 * 96 * 128,
+        "m_5x5_reduce": 192 * 16,
+        "m_5x5": 25 * 16 * 32,
+        "m_pool_proj": 192 * 32,
+    }
+    weights = sum(kernels.values())
+    assert weights // 1024 == 159  # Table 1: 159K (in units of 1024)
     assert model.count_params() == weights + (64 + 96 + 128 + 16 + 32 + 32)
     assert model.output.name.startswith("m_concat") or model.layers[-1].name == "m_concat"
 

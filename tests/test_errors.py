@@ -106,7 +106,7 @@ def test_bad_override(write_recipe):
 def test_gd_needs_full_batches(write_recipe):
     path = write_recipe("optimizer: {name: gd, learning_rate: 0.1}\n")
     assert problems(path) == [
-        "(top level): optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'"
+        "data.batch_size: optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'"
     ]
 
 

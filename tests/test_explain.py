@@ -251,7 +251,7 @@ def test_class_model_ascent_raises_the_class_score(lenet_run):
         return tf.gather(scores(x), targets, axis=1, batch_dims=1)
 
     start = np.random.default_rng(0).normal(0, 0.1, size=(3, 32, 32, 1)).astype(np.float32)
-    _, before, after = ascend(objective, start, steps=30, learning_rate=0.05, l2=0.0, blur=0.0)
+    _, before, after = ascend(objective, start, steps=60, learning_rate=0.05, l2=0.0, blur=0.0)
     assert np.all(after > before + 0.1), (before, after)
     _, before, after = ascend(objective, start, steps=30, learning_rate=0.05, l2=0.005, blur=0.7)
     assert np.all(after > before), (before, after)  # regularised: slower, still upwards

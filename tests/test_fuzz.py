@@ -89,7 +89,7 @@ misspelled_nested = st.builds(
     st.sampled_from(["train", "optimizer", "data", "schedule", "tracking"]),
     st.sampled_from(["epochs", "learning_rate", "batch_size", "name", "experiment"]),
     st.integers(0, 20),
-).filter(lambda t: True)
+)
 bad_value = st.one_of(
     *[
         st.builds(lambda v, k=key: yaml.safe_dump(_set({}, k, v), allow_unicode=True), values)
@@ -112,7 +112,7 @@ broken_yaml = st.sampled_from(
         "- [1, 2\n- 3",
         "? [a\n",
     ]
-).map(lambda s: s)
+)
 python_tags = st.sampled_from(
     [
         "model: !!python/object/apply:os.system ['touch /tmp/kerasnets-pwned']",

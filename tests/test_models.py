@@ -3,6 +3,8 @@ parameter counts from the registration metadata; architecture facts from the see
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -16,6 +18,10 @@ NAMES = names()
 CLASSIFIERS = [n for n in NAMES if set(model_tasks(n)) & {"classify", "sequence"}]
 #: Full-size reference builds above this many parameters go to the slow suite.
 FAST_LIMIT = 30_000_000
+#: A citation: capitalised surnames ("Elman", "Simonyan & Zisserman", "Krizhevsky, Sutskever,
+#: Hinton", "He et al.") directly followed by a year, bare or in brackets.
+_SURNAME = r"\b(?!(?:Table|Figure|Section)\b)[A-Z][A-Za-z'-]+"
+CITATION = re.compile(rf"{_SURNAME}(?:(?:,| and| &) {_SURNAME})*(?: et al\.)?,? \(?(?:19|20)\d\d\b")
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +66,8 @@ def test_registration_is_complete(name):
     assert meta.get("params") and meta.get("input_shape") and meta.get("num_classes") and meta.get("source")
     builder = MODELS.get(name)
     assert builder.__name__ == name
-    assert builder.__doc__ and len(builder.__doc__) > 80  # cites its paper
+    doc = " ".join((builder.__doc__ or "").split())
+    assert CITATION.search(doc), f"{name}: the docstring names no author and year: {doc[:120]!r}"
     assert set(model_tasks(name)) <= set(TASK_NAMES)
     if "classify" in model_tasks(name):
         assert "dropout" in model_options(name)  # the training loop passes the recipe's rate

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from conftest import RECIPES
 
-from kerasnets.recipe import Recipe, flatten, load_recipe, parse_override
+from kerasnets.recipe import Recipe, deep_merge, flatten, load_recipe, parse_override, resolve_extends
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
 def test_every_shipped_recipe_validates(path):
-    assert isinstance(load_recipe(path), Recipe)
+    params = load_recipe(path).flatten()
+    own = yaml.safe_load(path.read_text(encoding="utf-8"))
+    own = flatten({key: value for key, value in own.items() if key != "extends"})
+    assert own  # the file sets something
+    assert {k: (v, params.get(k)) for k, v in own.items() if params.get(k) != v} == {}  # its keys win
+    expected = flatten(deep_merge(Recipe().model_dump(mode="json"), resolve_extends(path)))
+    assert params == expected  # its fragments, then the schema's defaults, fill in the rest
 
 
 def test_defaults_are_the_embedded_digits_lenet5():
@@ -47,14 +54,14 @@ def test_overrides_win_and_are_typed_by_the_schema(write_recipe):
             "optimizer.learning_rate=0.05",
             "train.epochs=3",
             "optimizer.nesterov=true",
-            "data.image_size=[16, 16]",
+            "data.image_size=[40, 40]",
             "tracking.experiment=123",
         ],
     )
     assert recipe.optimizer.learning_rate == 0.05
     assert recipe.train.epochs == 3
     assert recipe.optimizer.nesterov is True
-    assert recipe.data.image_size == (16, 16)
+    assert recipe.data.image_size == (40, 40)
     assert recipe.tracking.experiment == "123"  # a string field keeps a numeric-looking value as text
 
 

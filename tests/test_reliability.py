@@ -129,11 +129,11 @@ def test_nan_marks_the_run_failed_with_epoch_and_reason(tracking):
 
 
 def test_experiment_names_cannot_escape_the_store(tmp_path):
-    from kerasnets.tracking import _artifact_location, safe_folder_name
+    from kerasnets.tracking import artifact_location, safe_folder_name
 
     assert safe_folder_name("../../etc/passwd") == "etc_passwd"
     assert safe_folder_name("..") == "experiment"
-    location = _artifact_location(f"sqlite:///{tmp_path}/mlflow.db", "../../outside")
+    location = artifact_location(f"sqlite:///{tmp_path}/mlflow.db", "../../outside")
     assert location.startswith((tmp_path / "artifacts").as_uri() + "/")
 
 

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from conftest import RECIPES, tiny_recipe
 
+from kerasnets.data.inputs import make_pipelines
 from kerasnets.data.pipeline import load_splits
 from kerasnets.errors import RecipeError
 from kerasnets.models import build
 from kerasnets.models.sequence import RECURRENT
 from kerasnets.recipe import load_recipe, validate
-from kerasnets.train.loop import make_pipelines, run
+from kerasnets.train.loop import run
 from kerasnets.train.tasks import TASKS
 
 T, F, CLASSES = 12, 6, 3
@@ -192,7 +193,7 @@ def test_many_to_many_targets_repeat_the_label_at_every_step(smoothing):
     )
     task = TASKS.get("sequence")(recipe)
     splits = load_splits(recipe.data)
-    inputs, targets = next(iter(make_pipelines(recipe, splits, 32, task.one_hot(), task=task).train))
+    inputs, targets = next(iter(make_pipelines(recipe, splits, 32, task).train))
     assert inputs.shape == (32, 8, 8)
     assert targets.shape == ((32, 8, 4) if smoothing else (32, 8, 1))  # the label at each of 8 steps
     targets = targets.numpy()

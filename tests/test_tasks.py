@@ -9,10 +9,10 @@ import tensorflow as tf
 from conftest import tiny_recipe
 
 from kerasnets.data.datasets import RawData
+from kerasnets.data.inputs import make_pipelines
 from kerasnets.data.pipeline import layout_shape, make_dataset, prepare, resize_masks
 from kerasnets.errors import RecipeError
 from kerasnets.recipe import DataSection, validate
-from kerasnets.train.loop import make_pipelines
 from kerasnets.train.tasks import TASKS, corrupt, psnr
 
 RNG = np.random.default_rng(0)
@@ -42,7 +42,7 @@ def test_corruption_changes_inputs_and_keeps_the_target_clean(kind):
     assert inputs.shape == targets.shape == (32, 8, 8, 1)
     np.testing.assert_allclose(targets, splits.normalize(splits.x_train[:32]), rtol=1e-5)  # the clean images
     assert not np.allclose(inputs, targets)
-    train_inputs, _ = next(iter(make_pipelines(recipe, splits, 32, one_hot=False).train))
+    train_inputs, _ = next(iter(make_pipelines(recipe, splits, 32, task).train))
     assert train_inputs.shape == (32, 8, 8, 1)
     hit = ~np.isclose(inputs, targets)
     if kind != "gaussian":
@@ -191,9 +191,9 @@ def test_recipe_rules_for_layouts_gan_schedules_and_dropout():
 def test_kernel_regularisers_reach_both_gan_networks():
     from kerasnets.models import build
     from kerasnets.models.gan import _penalty
-    from kerasnets.train.regularizers import apply_kernel_policy, make_regularizer
+    from kerasnets.train.regularizers import make_regularizer, regularize_kernels
 
     gan = build("dcgan", (8, 8, 1), 1, latent_dim=4, generator_filters=[8], discriminator_filters=[8])
     assert float(_penalty(gan.generator)) == 0.0
-    assert apply_kernel_policy(gan, regularizer=make_regularizer(0.0, 0.01)) >= 3
+    assert regularize_kernels(gan, make_regularizer(0.0, 0.01)) >= 3
     assert float(_penalty(gan.generator)) > 0 and float(_penalty(gan.discriminator)) > 0

@@ -93,7 +93,7 @@ def test_a_failure_after_the_run_opened_ends_it_honestly(tracking, monkeypatch, 
     def explode(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(loop, "_log_artifacts", explode)
+    monkeypatch.setattr(loop, "log_results", explode)
     experiment = f"states-{status}"
     recipe = validate(tiny_recipe(tracking={"enabled": True, "experiment": experiment}), "t")
     with pytest.raises(type(error)):

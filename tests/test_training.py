@@ -12,9 +12,12 @@ from conftest import tiny_recipe
 
 from kerasnets.errors import TrainingDiverged
 from kerasnets.recipe import validate
+from kerasnets.train.build import build_model
+from kerasnets.train.callbacks import StopOnNaN
 from kerasnets.train.components import OPTIMIZERS
-from kerasnets.train.loop import StopOnNaN, build_model, run
-from kerasnets.train.regularizers import apply_kernel_policy, make_initializer, make_regularizer
+from kerasnets.train.initializers import make_initializer
+from kerasnets.train.loop import run
+from kerasnets.train.regularizers import make_regularizer, regularize_kernels
 
 
 def train(**sections):
@@ -88,7 +91,7 @@ def test_plateau_divides_by_ten_when_validation_accuracy_stalls():
 
 def _tiny_model(**regularization):
     recipe = validate(tiny_recipe(regularization=regularization), "test")
-    return build_model(recipe, (8, 8, 1), 4, seed=0)
+    return build_model(recipe, (8, 8, 1), 4)
 
 
 @pytest.mark.parametrize("l1, l2", [(0.01, 0.0), (0.0, 0.01), (0.01, 0.02)], ids=["l1", "l2", "elastic"])
@@ -116,7 +119,7 @@ def test_dropout_reaches_the_model_and_acts_only_in_training():
 
 
 def test_label_smoothing_switches_to_one_hot_and_raises_the_loss_floor():
-    from kerasnets.train.loop import make_loss
+    from kerasnets.train.tasks.classify import make_loss
 
     recipe = validate(tiny_recipe(regularization={"label_smoothing": 0.2}), "test")
     loss, one_hot = make_loss(recipe)
@@ -149,10 +152,10 @@ def test_glorot_uniform_stays_within_its_bound():
 
 def test_recipe_initializer_redraws_every_kernel():
     recipe = validate(tiny_recipe(init={"kernel": "random_normal"}), "test")
-    model = build_model(recipe, (8, 8, 1), 4, seed=0)
+    model = build_model(recipe, (8, 8, 1), 4)
     kernel = model.get_layer("fc1").kernel.numpy()
     assert kernel.std() == pytest.approx(0.05, rel=0.1)  # Keras RandomNormal stddev, not glorot's 0.1
-    count = apply_kernel_policy(model, regularizer=make_regularizer(0.0, 0.1))
+    count = regularize_kernels(model, make_regularizer(0.0, 0.1))
     assert count == 2 and len(model.losses) == 2
 
 
@@ -179,16 +182,22 @@ def test_divergence_is_an_error_naming_the_epoch():
     assert guard.epoch == 5 and guard.model.stop_training
 
 
-def test_runtime_knobs_resolve_for_the_cpu():
+def test_runtime_knobs_resolve_for_this_machine():
+    import tensorflow as tf
+
     from kerasnets.train.runtime import resolve_runtime
 
+    gpu = bool(tf.config.list_physical_devices("GPU"))
     recipe = validate(tiny_recipe(), "test")
     runtime = resolve_runtime(recipe.train)
+    # the "auto" defaults the recipe schema documents: XLA on GPU only, 32 steps per execution
+    # on GPU and 16 on CPU, bfloat16 mixed precision on GPU only
     assert (runtime.device, runtime.jit_compile, runtime.steps_per_execution, runtime.mixed_precision) == (
-        "cpu",
-        False,
-        16,
-        "float32",
+        "gpu" if gpu else "cpu",
+        gpu,
+        32 if gpu else 16,
+        "mixed_bfloat16" if gpu else "float32",
     )
     explicit = validate(tiny_recipe(train={"jit_compile": True, "steps_per_execution": 4}), "test")
-    assert resolve_runtime(explicit.train).steps_per_execution == 4
+    resolved = resolve_runtime(explicit.train)
+    assert (resolved.jit_compile, resolved.steps_per_execution) == (True, 4)

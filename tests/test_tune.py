@@ -71,10 +71,20 @@ def runs_of(uri: str, experiment: str = "sweeps"):
 @pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])
 def test_every_shipped_sweep_validates(path):
     from kerasnets.models import MODELS
+    from kerasnets.recipe import Recipe, resolve_extends
 
-    if "resnet20" in path.name and "resnet20" not in MODELS:
-        pytest.skip("resnet20 is not registered yet (model zoo in progress)")
-    assert load_sweep(path).space
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    fixed = data.get("set") or {}
+    base = resolve_extends(path.parent / data["recipe"])
+    named = (
+        fixed.get("model.name")
+        or (fixed.get("model") or {}).get("name")
+        or base.get("model", {}).get("name", Recipe().model.name)
+    )
+    assert named in MODELS, f"{path.name} trains {named!r}, which is not a registered model"
+    sweep = load_sweep(path)
+    assert sweep.base.get("model", {}).get("name", Recipe().model.name) == named
+    assert sweep.space
 
 
 BAD_SWEEPS = {
@@ -315,16 +325,16 @@ def test_a_deep_copied_tracking_callback_still_logs_every_epoch(tmp_path, store,
     holds only the URI and run id, so a copy logs to the same child run."""
     import copy
 
-    import kerasnets.train.loop as loop
+    import kerasnets.train.callbacks as callbacks
     from kerasnets.tuning import tune
 
-    copies, original = [], loop.MlflowMetrics
+    copies, original = [], callbacks.MlflowMetrics
 
     def deep_copied(*args, **kwargs):
         copies.append(copy.deepcopy(original(*args, **kwargs)))
         return copies[-1]
 
-    monkeypatch.setattr(loop, "MlflowMetrics", deep_copied)
+    monkeypatch.setattr(callbacks, "MlflowMetrics", deep_copied)
     base = {**BASE, "train": {**BASE["train"], "epochs": 2}}
     tune(write_sweep(tmp_path, base=base, max_trials=1), echo=lambda line: None)
     client, _, children = runs_of(store)

@@ -1,5 +1,7 @@
-"""The data set registry: each loader returns raw arrays (``RawData``) from local files,
-the Keras cache or, as a last resort, the standard download.
+"""The data set loaders: each returns raw arrays (``RawData``) from local files, the Keras
+cache or, as a last resort, the standard download. Importing this module registers every data
+set (those of ``kerasnets.data.segmentation`` too) in ``DATASETS``, which lives, with
+``RawData``, in ``kerasnets.data.base`` and is importable from here as before.
 
 Local folders are searched in order: recipe ``data.dir``, ``--data-dir``, the environment
 variable ``KERASNETS_DATA_DIR`` (layout of ``shared/data``: ``mnist/``, ``fashion-mnist/``,
@@ -13,32 +15,14 @@ import gzip
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from kerasnets.data.base import DATASETS, IMAGE_SUFFIXES, LOADER_ARGS, RawData
 from kerasnets.errors import DataError
 from kerasnets.options import check_options
-from kerasnets.registry import Registry
-
-Loader = Callable[..., "RawData"]
-DATASETS: Registry[Loader] = Registry("dataset")
-LOADER_ARGS = ("search", "image_size")
-
-
-@dataclass
-class RawData:
-    """Images as ``(N, H, W, C)`` arrays and integer labels; ``x_test`` may be absent."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    class_names: list[str]
-    x_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
-    source: str = ""
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def check_loader_options(name: str, options: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -264,9 +248,6 @@ def digits(search: list[Path], image_size: tuple[int, int] | None = None) -> Raw
     bunch = load_digits()
     images = np.clip(bunch.images * 16.0, 0, 255).astype(np.uint8)[..., None]  # 0..16 -> 0..255
     return RawData(images, bunch.target.astype(np.int32), MNIST_CLASSES, source="scikit-learn")
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 @DATASETS.register("folder", classes=None, shape=None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasnets.data.datasets import DATASETS, IMAGE_SUFFIXES, RawData
+from kerasnets.data.base import DATASETS, IMAGE_SUFFIXES, RawData
 from kerasnets.errors import DataError
 
 SHAPE_CLASSES = ["background", "circle", "square", "triangle"]

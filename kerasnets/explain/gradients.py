@@ -54,7 +54,7 @@ def has_relu(model) -> bool:
     from kerasnets.explain import graph
 
     return any(
-        getattr(layer, "activation", None) is keras.activations.relu or graph._plain_relu_layer(layer)  # noqa: SLF001
+        getattr(layer, "activation", None) is keras.activations.relu or graph.plain_relu_layer(layer)
         for _, layer in graph.walk(model)
     )
 

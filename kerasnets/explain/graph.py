@@ -152,7 +152,8 @@ def guided_relu(x):
     return tf.nn.relu(x), grad
 
 
-def _plain_relu_layer(layer) -> bool:
+def plain_relu_layer(layer) -> bool:
+    """A ``keras.layers.ReLU`` without a cap or a negative slope (a plain ReLU)."""
     return isinstance(layer, keras.layers.ReLU) and not layer.max_value and not layer.negative_slope
 
 
@@ -187,7 +188,7 @@ def score_model(model: keras.Model, guided: bool = False) -> keras.Model:
             activation is keras.activations.softmax or isinstance(layer, keras.layers.Softmax)
         ):
             return keras.activations.linear
-        if guided and (activation is keras.activations.relu or _plain_relu_layer(layer)):
+        if guided and (activation is keras.activations.relu or plain_relu_layer(layer)):
             return guided_relu
         return None
 

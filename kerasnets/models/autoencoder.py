@@ -14,6 +14,7 @@ from typing import Literal
 import keras
 
 from kerasnets.blocks import conv, conv_act, padding_to_multiple
+from kerasnets.choices import Activation
 from kerasnets.models.base import register_model
 
 TASKS = ("reconstruct", "denoise")
@@ -32,7 +33,7 @@ def dense_autoencoder(
     num_classes: int,
     hidden: Sequence[int] = (256,),
     code_size: int = 32,
-    activation: str = "relu",
+    activation: Activation = "relu",
 ) -> keras.Model:
     """A fully connected autoencoder: flatten, ``hidden`` layers, a linear code, mirror back.
 
@@ -104,7 +105,7 @@ def conv_autoencoder(
     code_size: int = 32,
     downsample: Literal["stride", "pool"] = "stride",
     decoder: Literal["transpose", "upsample"] = "transpose",
-    activation: str = "relu",
+    activation: Activation = "relu",
 ) -> keras.Model:
     """A convolutional autoencoder: each encoder stage halves the resolution, a dense linear
     ``code`` in the middle, each decoder stage doubles it, a linear 3x3 conv gives the image.

@@ -48,7 +48,9 @@ def googlenet(
     lrn: bool = True,
     batch_norm: bool = False,
 ) -> keras.Model:
-    """GoogLeNet: stem (conv 7x7/2, pool, LRN, conv 1x1 + 3x3, LRN, pool), nine inception
+    """GoogLeNet: Szegedy et al. (2015), "Going deeper with convolutions", Table 1.
+
+    Stem (conv 7x7/2, pool, LRN, conv 1x1 + 3x3, LRN, pool), nine inception
     modules (``inception_3a_concat`` ... ``inception_5b_concat``) with 3x3/2 max pools after 3b
     and 4e, global average pooling, ``dropout`` (40%), linear + softmax.
 

@@ -7,6 +7,7 @@ from typing import Literal
 import keras
 
 from kerasnets.blocks import conv_act
+from kerasnets.choices import Activation
 from kerasnets.models.base import register_model
 
 POOLS = {"avg": keras.layers.AveragePooling2D, "max": keras.layers.MaxPooling2D}
@@ -22,7 +23,7 @@ POOLS = {"avg": keras.layers.AveragePooling2D, "max": keras.layers.MaxPooling2D}
 def lenet5(
     input_shape: tuple[int, ...],
     num_classes: int,
-    activation: str = "tanh",
+    activation: Activation = "tanh",
     pooling: Literal["avg", "max"] = "avg",
     dropout: float = 0.0,
 ) -> keras.Model:

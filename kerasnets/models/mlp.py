@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import keras
 
+from kerasnets.choices import Activation
 from kerasnets.models.base import register_model
 
 
@@ -21,14 +22,16 @@ def mlp(
     input_shape: tuple[int, ...],
     num_classes: int,
     hidden: Sequence[int] = (100,),
-    activation: str = "relu",
+    activation: Activation = "relu",
     dropout: float = 0.0,
 ) -> keras.Model:
-    """A fully connected network on flattened inputs.
+    """A fully connected network on flattened inputs, trained by back-propagation:
+    Rumelhart, Hinton & Williams (1986), "Learning representations by back-propagating errors".
 
     Args:
         hidden: sizes of the hidden layers; ``(100,)`` is the 2-layer net of the lecture.
-        activation: any Keras activation name (sigmoid, tanh, relu, leaky_relu, elu...).
+        activation: an element-wise Keras activation (``kerasnets.choices.Activation``: sigmoid,
+            tanh, relu, leaky_relu, elu...).
         dropout: dropout rate after each hidden layer.
     """
     inputs = keras.Input(shape=input_shape, name="image")

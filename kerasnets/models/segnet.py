@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 
 from kerasnets.blocks import conv, conv_bn_act, pool_with_indices, unpool
+from kerasnets.choices import Activation
 from kerasnets.models.base import register_model
 
 
@@ -34,7 +35,7 @@ def encoder_decoder(
     depths: tuple[int, ...],
     *,
     kernel_size: int,
-    decoder_activation: str | None,
+    decoder_activation: Activation | None,
     classifier_kernel: int,
     dropout: float,
     name: str,
@@ -97,7 +98,7 @@ def segnet(
     filters: tuple[int, ...] = (16, 32, 64),
     depths: tuple[int, ...] = (2, 2, 2),
     kernel_size: int = 3,
-    decoder_activation: str | None = "relu",
+    decoder_activation: Activation | None = "relu",
     classifier_kernel: int = 1,
     dropout: float = 0.0,
 ) -> keras.Model:

@@ -13,6 +13,7 @@ from typing import Literal
 import keras
 
 from kerasnets.blocks import POOLING, conv_act, conv_maxout, dense_act
+from kerasnets.choices import DenseActivation
 from kerasnets.models.base import register_model
 
 
@@ -26,7 +27,7 @@ from kerasnets.models.base import register_model
 def cnn_small(
     input_shape: tuple[int, ...],
     num_classes: int,
-    activation: str = "relu",
+    activation: DenseActivation = "relu",
     pooling: Literal["max", "avg", "l2"] = "max",
     dropout: float = 0.0,
 ) -> keras.Model:
@@ -61,7 +62,7 @@ def cnn_small(
 def mlp_small(
     input_shape: tuple[int, ...],
     num_classes: int,
-    activation: str = "relu",
+    activation: DenseActivation = "relu",
     dropout: float = 0.0,
 ) -> keras.Model:
     """Two 280-unit hidden layers, the "traditional" side of seed 000's comparison.

@@ -1,11 +1,17 @@
-"""Callbacks of the training loop: MLflow per-epoch metrics and epoch timing."""
+"""Callbacks of the training loop: MLflow per-epoch metrics, epoch timing, NaN guard, early
+stopping, the main output's metric names and GAN sample grids; ``training_callbacks`` lists
+them in the order the loop needs."""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import keras
+import numpy as np
+
+from kerasnets.rules import metric_mode
 
 log = logging.getLogger("kerasnets")
 
@@ -76,3 +82,85 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop at the first non-finite loss and remember the epoch (TerminateOnNaN semantics)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        losses = [v for k, v in (logs or {}).items() if k == "loss" or k.endswith("_loss") and "val" not in k]
+        if any(not math.isfinite(float(v)) for v in losses):
+            self.epoch = epoch + 1
+            self.model.stop_training = True
+
+
+class AliasMainOutput(keras.callbacks.Callback):
+    """With auxiliary outputs, expose the main output's metrics as plain ``accuracy`` etc."""
+
+    def __init__(self, main: str) -> None:
+        super().__init__()
+        self.main = main
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            key = f"{prefix}{self.main}_accuracy"
+            if key in logs:
+                logs[f"{prefix}accuracy"] = logs[key]
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Logs a grid of generator samples from a fixed noise vector after every epoch."""
+
+    def __init__(self, tracker, count: int = 36) -> None:
+        super().__init__()
+        self.tracker, self.count = tracker, count
+
+    def on_epoch_end(self, epoch, logs=None):
+        import matplotlib.pyplot as plt
+
+        from kerasnets.plots import image_grid
+
+        images = np.asarray(self.model.sample(self.count, seed=1234))
+        figure = image_grid(np.clip((images + 1) * 127.5, 0, 255), f"samples after epoch {epoch + 1}")
+        self.tracker.log_figure(figure, f"samples/epoch_{epoch + 1:03d}.png")
+        plt.close(figure)
+
+
+def early_stopping(section) -> keras.callbacks.EarlyStopping:
+    """Keras' EarlyStopping for a recipe's ``regularization.early_stopping`` section."""
+    return keras.callbacks.EarlyStopping(
+        monitor=section.monitor,
+        patience=section.patience,
+        min_delta=section.min_delta,
+        restore_best_weights=section.restore_best_weights,
+        mode=metric_mode(section.monitor),
+    )
+
+
+def training_callbacks(
+    recipe, task, model: keras.Model, tracker, folder, prior: list[dict[str, float]]
+) -> tuple[list[keras.callbacks.Callback], EpochTimer, StopOnNaN]:
+    """The fit's callbacks in order: the task's own (metric aliases first, so the others see
+    them), timer, NaN guard, learning-rate schedule, early stopping, checkpoint, then MLflow
+    (which logs what the checkpoint has saved: see ``checkpoint.relog_missing_epochs``)."""
+    from kerasnets.train.checkpoint import RunCheckpoint
+    from kerasnets.train.schedules import schedule_callback
+
+    timer, guard = EpochTimer(), StopOnNaN()
+    callbacks = [*task.callbacks(model, tracker), timer, guard]
+    if task.rules.schedules is None:  # tasks limited to 'constant' keep their optimizers' own rate
+        lr, epochs = recipe.optimizer.learning_rate, recipe.train.epochs
+        callbacks.append(schedule_callback(recipe.schedule, lr, epochs, task.name))
+    if recipe.regularization.early_stopping is not None:
+        callbacks.append(early_stopping(recipe.regularization.early_stopping))
+    if folder is not None:
+        callbacks.append(RunCheckpoint(folder, prior))
+    if tracker.run_id:
+        callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
+    return callbacks, timer, guard

@@ -71,3 +71,23 @@ def checkpoint_dir(artifact_uri: str | None, run_id: str) -> Path:
 
         return Path(unquote(urlparse(artifact_uri).path)) / "checkpoint"
     return Path("mlruns") / "checkpoints" / run_id
+
+
+def merge_history(prior: list[dict[str, float]], new: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Per-key lists over all epochs: the checkpointed ones, then this fit's."""
+    keys = list(dict.fromkeys([*(k for logs in prior for k in logs), *new]))
+    return {
+        k: [logs.get(k, float("nan")) for logs in prior] + [float(v) for v in new.get(k, [])] for k in keys
+    }
+
+
+def relog_missing_epochs(tracker, prior: list[dict[str, float]]) -> None:
+    """Checkpoints are written before an epoch's metrics are logged; if the process died in
+    between, log that epoch's metrics now, so the run has every epoch exactly once."""
+    try:
+        logged = {m.step for m in tracker.client.get_metric_history(tracker.run_id, "loss")}
+    except Exception:  # noqa: BLE001 - an unreadable history: re-log nothing rather than fail
+        logged = set()
+    for epoch, logs in enumerate(prior, start=1):
+        if epoch not in logged:
+            tracker.log_metrics(logs, step=epoch)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import keras
 
+from kerasnets.rules import TASK_RULES, metric_mode
+
 EpochSchedule = Callable[[int], float]  # epoch (0-based) -> learning rate
 
 
@@ -40,15 +42,18 @@ def _cosine(epoch: int, base_lr: float, total: int, alpha: float) -> float:
     return base_lr * (alpha + (1 - alpha) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def schedule_callback(section, base_lr: float, epochs: int) -> keras.callbacks.Callback:
-    """A callback that sets the learning rate each epoch (or divides it on a plateau)."""
+def schedule_callback(
+    section, base_lr: float, epochs: int, task: str = "classify"
+) -> keras.callbacks.Callback:
+    """A callback that sets the learning rate each epoch (or divides it on a plateau of the
+    monitored metric: the task's default one when the recipe names none)."""
     if section.name == "plateau":
-        monitor = section.monitor or "val_accuracy"
+        monitor = section.monitor or TASK_RULES[task].plateau_monitor
         return keras.callbacks.ReduceLROnPlateau(
             monitor=monitor,
             factor=section.factor if section.factor is not None else 0.1,
             patience=section.patience if section.patience is not None else 5,
             min_lr=section.min_lr or 0.0,
-            mode="max" if "acc" in monitor else "min",
+            mode=metric_mode(monitor),
         )
     return keras.callbacks.LearningRateScheduler(epoch_schedule(section, base_lr, epochs))

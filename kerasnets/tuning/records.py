@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from kerasnets.tracking import _artifact_location, prepare_store, store_lock, with_retries
+from kerasnets.tracking import artifact_location, prepare_store, store_lock, with_retries
 
 TRIAL_TAG = "sweep.trial"
 EXECUTION_TAG = "sweep.execution"
@@ -30,7 +30,7 @@ class SweepRecords:
                 found.experiment_id
                 if found
                 else self.client.create_experiment(
-                    experiment, artifact_location=_artifact_location(uri, experiment)
+                    experiment, artifact_location=artifact_location(uri, experiment)
                 )
             )
         self.parent_run_id: str | None = None

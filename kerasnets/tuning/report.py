@@ -10,11 +10,23 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kerasnets.tuning.records import EXECUTION_TAG, TRIAL_TAG, SweepRecords
 from kerasnets.tuning.sweep import BooleanSpace, ChoiceSpace, FloatSpace, Sweep
+
+
+@dataclass
+class SweepResult:
+    """What ``tune`` returns: the parent run, the state folder, the report's rows and the best."""
+
+    parent_run_id: str
+    state_dir: Path
+    trials: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    best_recipe: Path | None
 
 
 def trial_rows(sweep: Sweep, oracle, records: SweepRecords) -> list[dict[str, Any]]:
@@ -42,9 +54,7 @@ def trial_rows(sweep: Sweep, oracle, records: SweepRecords) -> list[dict[str, An
     return rows
 
 
-def write_report(sweep: Sweep, oracle, records: SweepRecords, folder: Path):
-    from kerasnets.tuning.session import SweepResult
-
+def write_report(sweep: Sweep, oracle, records: SweepRecords, folder: Path) -> SweepResult:
     out = folder / "report"
     out.mkdir(parents=True, exist_ok=True)
     rows = trial_rows(sweep, oracle, records)

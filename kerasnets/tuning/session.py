@@ -12,13 +12,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kerasnets.errors import KerasnetsError
 from kerasnets.recipe import Recipe
 from kerasnets.tracking import check_store, sigterm_as_interrupt, tracking_uri
+from kerasnets.tuning.report import SweepResult
 from kerasnets.tuning.sweep import Sweep, load_sweep
 
 STATE_FILE = "sweep.json"
@@ -26,15 +26,6 @@ STATE_FILE = "sweep.json"
 
 class SweepStopped(KerasnetsError):
     """Too many trials failed in a row (the CLI exits 1)."""
-
-
-@dataclass
-class SweepResult:
-    parent_run_id: str
-    state_dir: Path
-    trials: list[dict[str, Any]]
-    best: dict[str, Any] | None
-    best_recipe: Path | None
 
 
 def state_dir(uri: str, name: str) -> Path:
@@ -106,36 +97,6 @@ def prepare(sweep: Sweep, *, restart: bool = False):
     return records, folder
 
 
-def make_tuner(
-    sweep: Sweep,
-    records,
-    folder: Path,
-    *,
-    max_trials: int | None = None,
-    data_dir: str | None = None,
-    echo: Callable[[str], None] = print,
-):
-    import contextlib
-    import io
-    import logging
-
-    from kerasnets.tuning.oracles import make_oracle
-    from kerasnets.tuning.tuner import SweepTuner
-
-    logging.getLogger("tensorflow").setLevel(
-        logging.ERROR
-    )  # retracing notes: one model per trial is the point
-    with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner's "Reloading Tuner from ..."
-        return SweepTuner(
-            sweep,
-            make_oracle(sweep, max_trials),
-            records,
-            directory=str(folder.parent),
-            data_dir=data_dir,
-            echo=echo,
-        )
-
-
 def tune(
     path: str | Path,
     overrides: list[str] | None = None,
@@ -175,6 +136,8 @@ def tune(
                     echo=echo,
                 )
             else:
+                from kerasnets.tuning.tuner import make_tuner
+
                 tuner = make_tuner(
                     sweep, records, folder, max_trials=max_trials, data_dir=data_dir, echo=echo
                 )
@@ -219,6 +182,8 @@ def run_worker(
         raise KerasnetsError(f"no sweep state in {folder}: start workers with `kerasnets tune --workers N`")
     records = SweepRecords(uri, base.tracking.experiment)
     records.parent_run_id = state["parent_run_id"]
+    from kerasnets.tuning.tuner import make_tuner
+
     tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "worker")
     with sigterm_as_interrupt():
         tuner = make_tuner(

@@ -22,10 +22,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from kerasnets.errors import Problem, RecipeError
-from kerasnets.pydantic_errors import _submodel, problems_from_validation_error
+from kerasnets.pydantic_errors import problems_from_validation_error, submodel
 from kerasnets.recipe import (
+    OptionProblems,
     Recipe,
-    _OptionProblems,
     apply_overrides,
     deep_merge,
     read_yaml,
@@ -133,7 +133,8 @@ def choice_items(entry: ChoiceSpace) -> list[tuple[Any, Any]]:
     return [(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")), v) for v in entry.values]
 
 
-def _when_items(entry: _Entry) -> list[tuple[str, list[Any]]]:
+def when_items(entry: _Entry) -> list[tuple[str, list[Any]]]:
+    """An entry's ``when`` as ``(parent key, accepted values)`` pairs, a single value as a list."""
     return [(key, value if isinstance(value, list) else [value]) for key, value in (entry.when or {}).items()]
 
 
@@ -154,14 +155,25 @@ class Objective(_Strict):
         "or a final one (test_accuracy)"
     )
     direction: Literal["max", "min"] | None = Field(
-        None, description="max for accuracies, else min when null"
+        None, description="null: the metric's own direction (max for accuracy, IoU, PSNR; min for losses)"
     )
+
+    @model_validator(mode="after")
+    def _known_direction(self) -> Objective:
+        if self.direction is None:
+            from kerasnets.rules import UnknownMetricError, metric_mode
+
+            try:
+                metric_mode(self.name)
+            except UnknownMetricError as exc:
+                raise ValueError(f"{exc}; set objective.direction to max or min") from None
+        return self
 
     @property
     def mode(self) -> str:
-        if self.direction:
-            return self.direction
-        return "max" if any(w in self.name for w in ("acc", "iou", "auc", "precision", "recall")) else "min"
+        from kerasnets.rules import metric_mode
+
+        return self.direction or metric_mode(self.name)
 
 
 class TunerSection(_Strict):
@@ -192,7 +204,7 @@ class TunerSection(_Strict):
         if self.name == "hyperband" and self.max_epochs is None:
             problems.append(("max_epochs", "required by tuner 'hyperband'", None))
         if problems:
-            raise _OptionProblems(problems)
+            raise OptionProblems(problems)
         return self
 
 
@@ -276,7 +288,7 @@ def recipe_keys(model: type[BaseModel] = Recipe, prefix: str = "") -> dict[str, 
     """Every dotted key of the recipe schema -> its sub-schema (None for a leaf)."""
     keys: dict[str, type[BaseModel] | None] = {}
     for name, info in model.model_fields.items():
-        sub = _submodel(info.annotation)
+        sub = submodel(info.annotation)
         keys[prefix + name] = sub
         if sub is not None:
             keys.update(recipe_keys(sub, f"{prefix}{name}."))
@@ -398,7 +410,7 @@ def _parse_space(raw: dict[str, Any], problems: list[Problem]) -> dict[str, Spac
                 )
     for i, (key, entry) in enumerate(space.items()):
         earlier = list(space)[:i]
-        for parent, wanted in _when_items(entry):
+        for parent, wanted in when_items(entry):
             if parent not in earlier:
                 problems.append(
                     Problem(
@@ -466,9 +478,7 @@ def active_values(sweep: Sweep, chosen: dict[str, Any]) -> dict[str, Any]:
     for key, entry in sweep.space.items():
         if key not in chosen and not entry.when:
             continue
-        if all(
-            str(values.get(parent, object())) in map(str, wanted) for parent, wanted in _when_items(entry)
-        ):
+        if all(str(values.get(parent, object())) in map(str, wanted) for parent, wanted in when_items(entry)):
             values[key] = chosen.get(key, default_label(entry))
     return values
 
@@ -481,12 +491,12 @@ def _check_values(sweep: Sweep, skip: set[str]) -> list[Problem]:
         if any(key == s or key.startswith(s + ".") for s in skip):
             continue
         if any(
-            parent not in sweep.space or not _tuner_labels(sweep, parent, wanted)
-            for parent, wanted in _when_items(entry)
+            parent not in sweep.space or not tuner_labels(sweep, parent, wanted)
+            for parent, wanted in when_items(entry)
         ):
             continue
         for what, label in _probes(sweep, key):
-            chosen = {parent: _first_match(sweep, parent, wanted) for parent, wanted in _when_items(entry)}
+            chosen = {parent: _first_match(sweep, parent, wanted) for parent, wanted in when_items(entry)}
             chosen[key] = label
             try:
                 validate(sweep.trial_data(active_values(sweep, chosen)), "")
@@ -497,10 +507,10 @@ def _check_values(sweep: Sweep, skip: set[str]) -> list[Problem]:
     return problems
 
 
-def _tuner_labels(sweep: Sweep, parent: str, wanted: list[Any]) -> list[Any]:
+def tuner_labels(sweep: Sweep, parent: str, wanted: list[Any]) -> list[Any]:
     """``when`` values as the parent's labels (YAML may say 32 where the label is '32')."""
     return [label for label in sweep.labels(parent) if str(label) in map(str, wanted)]
 
 
 def _first_match(sweep: Sweep, parent: str, wanted: list[Any]) -> Any:
-    return _tuner_labels(sweep, parent, wanted)[0]
+    return tuner_labels(sweep, parent, wanted)[0]

@@ -9,11 +9,15 @@ the sweep's parent run.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -21,15 +25,16 @@ import keras_tuner as kt
 from rich.markup import escape
 
 from kerasnets.recipe import Recipe, deep_merge, validate
+from kerasnets.tuning.oracles import make_oracle
 from kerasnets.tuning.records import EXECUTION_TAG, TRIAL_TAG, SweepRecords
 from kerasnets.tuning.sweep import (
     BooleanSpace,
     ChoiceSpace,
     FloatSpace,
     Sweep,
-    _tuner_labels,
-    _when_items,
     choice_items,
+    tuner_labels,
+    when_items,
 )
 
 HYPERBAND_KEYS = {
@@ -52,8 +57,8 @@ class RecipeHyperModel(kt.HyperModel):
         values: dict[str, Any] = {}
         for key, entry in self.sweep.space.items():
             scopes = [
-                hp.conditional_scope(parent, _tuner_labels(self.sweep, parent, wanted))
-                for parent, wanted in _when_items(entry)
+                hp.conditional_scope(parent, tuner_labels(self.sweep, parent, wanted))
+                for parent, wanted in when_items(entry)
             ]
             for scope in scopes:
                 scope.__enter__()
@@ -265,6 +270,30 @@ class SweepTuner(kt.Tuner):
         if "tuner/epochs" in values:
             parts.append(f"epochs={values['tuner/epochs']}")
         return escape(", ".join(parts))
+
+
+def make_tuner(
+    sweep: Sweep,
+    records: SweepRecords,
+    folder: Path,
+    *,
+    max_trials: int | None = None,
+    data_dir: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> SweepTuner:
+    """The sweep's tuner with its oracle, its state in ``folder`` (reloaded when there)."""
+    logging.getLogger("tensorflow").setLevel(
+        logging.ERROR
+    )  # retracing notes: one model per trial is the point
+    with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner's "Reloading Tuner from ..."
+        return SweepTuner(
+            sweep,
+            make_oracle(sweep, max_trials),
+            records,
+            directory=str(folder.parent),
+            data_dir=data_dir,
+            echo=echo,
+        )
 
 
 def _short(value: Any) -> str:

@@ -64,7 +64,7 @@ def run_with_workers(
 ):
     """Serve the oracle here, run ``workers`` worker processes until the search ends; returns
     the oracle (with every trial) for the report."""
-    from kerasnets.tuning.session import make_tuner
+    from kerasnets.tuning.tuner import make_tuner
 
     bind = os.environ.get("KERASNETS_ORACLE_BIND", "127.0.0.1")  # 0.0.0.0 for workers on other hosts
     port = os.environ.get("KERASNETS_ORACLE_PORT") or str(free_port())

@@ -1,0 +1,303 @@
+"""Every rule that ties recipe sections together, in one place (light: no TensorFlow).
+
+``TASK_RULES`` says what each task accepts (layouts, schedules, warm-up, augment,
+augment_batch, TTA, explain, losses) and which metrics its ``fit`` logs; validation
+(``recipe_problems``) and training (``kerasnets.train``) both read it. ``metric_mode`` is the
+one answer to "is this metric maximised", for schedules, early stopping and sweep objectives.
+``input_size`` is the image size a recipe trains at, so validation and the loop agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kerasnets import catalog
+from kerasnets.train.components import LOSSES
+
+Problem = tuple[str, str, Any]  # (dotted key, message, received value or None)
+
+
+@dataclass(frozen=True)
+class TaskRules:
+    """What one task accepts, and what its training logs."""
+
+    layouts: tuple[str, ...] = ("image",)
+    losses: tuple[str, ...] = ()  # accepted train.loss values; the first is the default
+    schedules: tuple[str, ...] | None = None  # None: every schedule
+    warmup: bool = True
+    augment: bool = True
+    augment_batch: bool = False
+    tta: bool = False
+    explain: bool = False
+    metrics: tuple[str, ...] = ("loss",)  # logged per epoch (and with val_ when validated)
+    validated: bool = True  # fit sees the validation split
+    plateau_monitor: str = "val_loss"  # schedule plateau's monitor when the recipe names none
+
+    @property
+    def default_loss(self) -> str | None:
+        return self.losses[0] if self.losses else None
+
+
+_CLASSIFICATION_LOSSES = ("cross_entropy", *(n for n in LOSSES.names() if n != "cross_entropy"))
+
+TASK_RULES: dict[str, TaskRules] = {
+    "classify": TaskRules(
+        losses=_CLASSIFICATION_LOSSES,
+        augment_batch=True,
+        tta=True,
+        explain=True,
+        metrics=("loss", "accuracy"),
+        plateau_monitor="val_accuracy",
+    ),
+    "sequence": TaskRules(
+        layouts=("rows", "pixels"),
+        losses=_CLASSIFICATION_LOSSES,
+        metrics=("loss", "accuracy"),
+        plateau_monitor="val_accuracy",
+    ),
+    "reconstruct": TaskRules(losses=("mse",), metrics=("loss", "mae")),
+    "denoise": TaskRules(losses=("mse",), metrics=("loss", "mae")),
+    "segment": TaskRules(
+        losses=("cross_entropy",),
+        augment=False,  # albumentations here moves image geometry without the masks
+        metrics=("loss", "accuracy", "mean_iou"),
+        plateau_monitor="val_accuracy",
+    ),
+    "generate": TaskRules(
+        schedules=("constant",),  # two optimizers at the recipe's constant learning rate
+        warmup=False,
+        metrics=("d_loss", "g_loss"),
+        validated=False,
+    ),
+}
+
+#: base metric name (no val_/test_ prefix) -> whether it is maximised
+METRIC_MODES: dict[str, Literal["max", "min"]] = {
+    "loss": "min",
+    "mae": "min",
+    "mse": "min",
+    "d_loss": "min",
+    "g_loss": "min",
+    "accuracy": "max",
+    "step_accuracy": "max",
+    "accuracy_tta": "max",
+    "mean_iou": "max",
+    "pixel_accuracy": "max",
+    "psnr": "max",
+    "noisy_psnr": "max",
+    "psnr_gain": "max",
+    "seconds_per_epoch": "min",
+    "images_per_second": "max",
+}
+
+
+class UnknownMetricError(ValueError):
+    """A metric whose direction nobody declared."""
+
+
+def metric_mode(name: str) -> Literal["max", "min"]:
+    """``"max"`` when a larger ``name`` is better (accuracy, IoU, PSNR), ``"min"`` for losses."""
+    base = name.removeprefix("val_").removeprefix("test_")
+    if base in METRIC_MODES:
+        return METRIC_MODES[base]
+    if base.endswith("_loss"):
+        return "min"  # an output's loss (GoogLeNet's aux heads)
+    if base.endswith("_accuracy"):
+        return "max"
+    raise UnknownMetricError(
+        f"cannot tell whether {name!r} is maximised; known metrics: {', '.join(METRIC_MODES)}"
+    )
+
+
+def is_maximized(name: str) -> bool:
+    return metric_mode(name) == "max"
+
+
+def monitors(task: str, validation: bool) -> list[str]:
+    """The metric names a callback of task ``task`` can monitor."""
+    rules = TASK_RULES[task]
+    names = list(rules.metrics)
+    if validation and rules.validated:
+        names += [f"val_{m}" for m in rules.metrics]
+    return names
+
+
+def resolved_loss(recipe: Any) -> str | None:
+    """``train.loss``, or the task's own loss when the recipe names none."""
+    return recipe.train.loss or TASK_RULES[recipe.task.name].default_loss
+
+
+# ----------------------------------------------------------------------------- input size
+
+
+def native_shape(data: Any) -> tuple[int, int, int] | None:
+    """(H, W, C) of the data set's images as loaded (before ``image_size``); ``None`` when only
+    the files can tell (folders). Generated sets read it from their options."""
+    import inspect
+
+    from kerasnets.data.datasets import DATASETS
+
+    shape = DATASETS.meta(data.dataset).get("shape")
+    if shape is None:
+        defaults = {k: p.default for k, p in inspect.signature(DATASETS.get(data.dataset)).parameters.items()}
+        options = {**defaults, **data.options}
+        if "shape" in options:  # synthetic
+            shape = tuple(options["shape"])
+        elif "size" in options:  # shapes: square RGB images
+            shape = (options["size"], options["size"], 3)
+    if shape is None:
+        return None
+    channels = data.channels or shape[2]
+    return int(shape[0]), int(shape[1]), int(channels)
+
+
+def input_size(recipe: Any) -> tuple[int, int] | None:
+    """The (H, W) the recipe trains at: ``data.image_size``, else the data set's own size raised
+    to the model's minimum input (LeNet-5 on the 8x8 digits runs at 32x32); ``None`` = as loaded."""
+    if recipe.data.image_size:
+        return tuple(recipe.data.image_size)
+    native = native_shape(recipe.data)
+    need = catalog.min_input(recipe.model.name, recipe.model.options)
+    if native is None or need is None or len(need) != 2:
+        return None
+    if native[0] >= need[0] and native[1] >= need[1]:
+        return None
+    return max(native[0], need[0]), max(native[1], need[1])
+
+
+def _input_size_problems(recipe: Any) -> list[Problem]:
+    size = input_size(recipe)
+    native = native_shape(recipe.data)
+    need = catalog.min_input(recipe.model.name, recipe.model.options)
+    if need is None or (size is None and native is None):
+        return []
+    height, width = size or native[:2]
+    name = recipe.model.name
+    if len(need) == 2 and (height < need[0] or width < need[1]):
+        return [
+            (
+                "data.image_size",
+                f"model {name!r} needs at least {need[0]}x{need[1]} input, got {height}x{width}",
+                None,
+            )
+        ]
+    steps = height if recipe.data.layout == "rows" else height * width
+    if len(need) == 1 and steps < need[0]:
+        return [
+            (
+                "data.image_size",
+                f"model {name!r} needs sequences of at least {need[0]} steps, got {steps} "
+                f"(data.layout {recipe.data.layout!r} at {height}x{width})",
+                None,
+            )
+        ]
+    return []
+
+
+# ----------------------------------------------------------------------------- cross-section rules
+
+
+#: recipe key -> (the TaskRules field that allows it, whether a recipe uses it)
+FEATURES: dict[str, tuple[str, Any]] = {
+    "augment": ("augment", lambda r: bool(r.augment)),
+    "augment_batch": ("augment_batch", lambda r: bool(r.augment_batch)),
+    "eval.tta": ("tta", lambda r: r.eval.tta != "none"),
+    "explain": ("explain", lambda r: bool(r.explain)),
+    "schedule.warmup_epochs": ("warmup", lambda r: bool(r.schedule.warmup_epochs)),
+}
+
+
+def _feature_problems(recipe: Any, rules: TaskRules) -> list[Problem]:
+    problems = []
+    for key, (field, used) in FEATURES.items():
+        if used(recipe) and not getattr(rules, field):
+            takers = ", ".join(t for t, r in TASK_RULES.items() if getattr(r, field))
+            problems.append(
+                (key, f"not available for task {recipe.task.name!r}; tasks that accept it: {takers}", None)
+            )
+    return problems
+
+
+def _choice_problems(recipe: Any, rules: TaskRules) -> list[Problem]:
+    task = recipe.task.name
+    problems = []
+    if recipe.data.layout not in rules.layouts:
+        choices = " or ".join(map(repr, rules.layouts))
+        message = (
+            f"set data.layout to {choices} for task {task!r}, got {recipe.data.layout!r} "
+            "(layouts rows and pixels read images as sequences, for task 'sequence' only)"
+        )
+        problems.append(("data.layout", message, None))
+    if rules.schedules is not None and recipe.schedule.name not in rules.schedules:
+        allowed = ", ".join(map(repr, rules.schedules))
+        message = (
+            f"schedule {recipe.schedule.name!r} does not apply to task {task!r}, which takes {allowed} "
+            "only (a GAN trains two optimizers at the recipe's learning rate)"
+        )
+        problems.append(("schedule.name", message, None))
+    if recipe.train.loss is not None and recipe.train.loss not in rules.losses:
+        valid = ", ".join(rules.losses) or "none (the task brings its own; remove train.loss)"
+        problems.append(("train.loss", f"not a loss of task {task!r}. Valid: {valid}", recipe.train.loss))
+    return problems
+
+
+def _monitor_problems(recipe: Any) -> list[Problem]:
+    validation = recipe.data.validation_split > 0
+    valid = monitors(recipe.task.name, validation)
+    watched = {"schedule.monitor": recipe.schedule.monitor if recipe.schedule.name == "plateau" else None}
+    if recipe.schedule.name == "plateau" and recipe.schedule.monitor is None:
+        watched["schedule.monitor"] = TASK_RULES[recipe.task.name].plateau_monitor
+    stopping = recipe.regularization.early_stopping
+    watched["regularization.early_stopping.monitor"] = stopping.monitor if stopping else None
+    problems = []
+    for key, name in watched.items():
+        if name is not None and name not in valid:
+            hint = "" if validation else " (data.validation_split is 0: no val_ metrics)"
+            problems.append(
+                (key, f"task {recipe.task.name!r} logs no {name!r}{hint}. Valid: {', '.join(valid)}", None)
+            )
+    return problems
+
+
+def _model_problems(recipe: Any) -> list[Problem]:
+    name, task = recipe.model.name, recipe.task.name
+    problems = []
+    if task not in catalog.model_tasks(name):
+        takers = ", ".join(catalog.models_for_task(task)) or "(none)"
+        problems.append(
+            ("model.name", f"model {name!r} does not serve task {task!r}; models that do: {takers}", None)
+        )
+    if recipe.regularization.dropout is not None and "dropout" not in catalog.option_names(name):
+        problems.append(("regularization.dropout", f"model {name!r} has no dropout option; remove it", None))
+    return problems
+
+
+def _other_problems(recipe: Any) -> list[Problem]:
+    problems = []
+    if recipe.optimizer.name == "gd" and recipe.data.batch_size != "full":
+        problems.append(
+            (
+                "data.batch_size",
+                "optimizer 'gd' is full-batch gradient descent: set data.batch_size to 'full'",
+                None,
+            )
+        )
+    if recipe.init.leaky_slope and recipe.init.kernel not in ("he_normal", "he_uniform"):
+        problems.append(("init.leaky_slope", "applies to init.kernel he_normal or he_uniform only", None))
+    return problems
+
+
+def recipe_problems(recipe: Any) -> list[Problem]:
+    """Every broken cross-section rule of a schema-valid recipe, each at its dotted key."""
+    rules = TASK_RULES[recipe.task.name]
+    problems = [
+        *_choice_problems(recipe, rules),
+        *_feature_problems(recipe, rules),
+        *_monitor_problems(recipe),
+        *_model_problems(recipe),
+        *_other_problems(recipe),
+    ]
+    if not any(key == "model.name" for key, _, _ in problems):
+        problems += _input_size_problems(recipe)
+    return problems

@@ -1,0 +1,48 @@
+"""The recipe's model: built, regularised and initialised, before any run is opened.
+
+A model that cannot be built for the data (an input too small for a builder option that
+validation could not see, say) is a recipe error naming the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from kerasnets.errors import Problem, RecipeError
+from kerasnets.models import build
+from kerasnets.train.initializers import initialize_kernels
+from kerasnets.train.regularizers import make_regularizer, regularize_kernels
+
+
+def build_model(recipe: Any, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """The recipe's model with its dropout, weight penalty and kernel initialiser (uncompiled);
+    kernels are drawn from ``train.seed``, one seed per layer."""
+    options = recipe.model.options
+    if recipe.regularization.dropout is not None:
+        options["dropout"] = recipe.regularization.dropout
+    model = build(recipe.model.name, input_shape, recipe.model.num_classes or num_classes, **options)
+    kernel = recipe.regularization.kernel
+    regularizer = make_regularizer(kernel.l1, kernel.l2)
+    if regularizer is not None:
+        regularize_kernels(model, regularizer)
+    if recipe.init.kernel:
+        initialize_kernels(model, recipe.init.kernel, recipe.init.leaky_slope, recipe.train.seed)
+    return model
+
+
+def build_or_explain(
+    recipe: Any, input_shape: tuple[int, ...], num_classes: int, file: str | None = None
+) -> keras.Model:
+    """``build_model``, with a failure reported as a ``RecipeError`` at ``model``."""
+    try:
+        return build_model(recipe, input_shape, num_classes)
+    except (ValueError, TypeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        shape = "x".join(map(str, input_shape))
+        message = (
+            f"model {recipe.model.name!r} cannot be built for input {shape} ({reason}); "
+            "check data.image_size and the model options"
+        )
+        raise RecipeError(file or "(recipe)", [Problem("model", message)]) from None

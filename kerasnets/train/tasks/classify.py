@@ -1,0 +1,144 @@
+"""``classify`` and ``sequence``: labels, with the classification extras (auxiliary heads,
+test-time augmentation, confusion matrix) that only these tasks use."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerasnets.rules import resolved_loss
+from kerasnets.train.callbacks import AliasMainOutput
+from kerasnets.train.components import LOSSES
+from kerasnets.train.tasks.base import TASKS, Task
+
+AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2014)
+
+
+def make_loss(recipe) -> tuple[keras.losses.Loss, bool]:
+    """The classification loss and whether labels must be one-hot."""
+    name, smoothing = resolved_loss(recipe), recipe.regularization.label_smoothing
+    soft_labels = smoothing > 0 or bool(recipe.augment_batch)  # MixUp/CutMix mix one-hot labels
+    one_hot = LOSSES.get(name) or (name == "cross_entropy" and soft_labels)
+    if name == "mse":
+        return keras.losses.MeanSquaredError(), True
+    if one_hot:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing), True
+    return keras.losses.SparseCategoricalCrossentropy(), False
+
+
+def main_output(model: keras.Model) -> keras.Model:
+    """The main output only (auxiliary heads are for training)."""
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)
+
+
+def evaluate_tta(model: keras.Model, splits, mode: str, crop_fraction: float, batch_size: int) -> float:
+    """Test accuracy with the softmax averaged over test-time views."""
+    from kerasnets.train.tta import tta_predict
+
+    probabilities = tta_predict(
+        lambda x: model.predict(x, batch_size=batch_size, verbose=0),
+        splits.normalize(splits.x_test),
+        mode,
+        crop_fraction,
+    )
+    return float(np.mean(np.argmax(probabilities, axis=-1) == splits.y_test))
+
+
+@TASKS.register("classify")
+class Classify(Task):
+    """Labels, one softmax per output (GoogLeNet's auxiliary heads weigh AUX_LOSS_WEIGHT)."""
+
+    name = "classify"
+    headline = "test_accuracy"
+
+    def one_hot(self) -> bool:
+        return make_loss(self.recipe)[1]
+
+    def outputs(self, model):
+        return len(model.outputs)
+
+    def compile(self, model, optimizer, jit_compile, steps_per_execution):
+        loss = make_loss(self.recipe)[0]
+        outputs = len(model.outputs)
+        weights = None if outputs == 1 else [1.0] + [AUX_LOSS_WEIGHT] * (outputs - 1)
+        metrics = ["accuracy"] if outputs == 1 else [["accuracy"]] + [[] for _ in range(outputs - 1)]
+        model.compile(
+            optimizer=optimizer,
+            loss=loss if outputs == 1 else [loss] * outputs,
+            loss_weights=weights,
+            metrics=metrics,
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
+
+    def callbacks(self, model, tracker):
+        if len(model.outputs) > 1:
+            return [AliasMainOutput(model.outputs[0]._keras_history.operation.name)]
+        return []
+
+    def inference(self, model):
+        net = main_output(model)
+        if net is not model:
+            net.compile(loss=make_loss(self.recipe)[0], metrics=["accuracy"])
+        return net
+
+    def evaluate(self, net, pipelines, splits, batch_size):
+        test_loss, test_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        self.predictions = np.argmax(net.predict(pipelines.test, verbose=0), axis=-1)
+        metrics = {"test_loss": test_loss, "test_accuracy": test_accuracy}
+        if self.rules.tta and self.recipe.eval.tta != "none":
+            metrics["test_accuracy_tta"] = evaluate_tta(
+                net, splits, self.recipe.eval.tta, self.recipe.eval.crop_fraction, batch_size
+            )
+        return metrics
+
+    def figures(self, net, splits):
+        from kerasnets.plots import confusion_matrix_figure
+
+        figure = confusion_matrix_figure(splits.y_test, self.predictions, splits.class_names)
+        return [(figure, "confusion_matrix.png")]
+
+
+@TASKS.register("sequence")
+class Sequence(Classify):
+    """Sequence classification: images read row by row (or pixel by pixel) as time steps.
+
+    Many-to-one models are scored like classifiers. A many-to-many model (model option
+    ``many_to_many: true``, output ``(N, T, classes)``) learns the sequence's label at every
+    step; ``test_accuracy`` and the confusion matrix come from its last step (the one that has
+    read the whole sequence forwards) and ``test_step_accuracy`` averages over all steps.
+    """
+
+    name = "sequence"
+
+    def many_to_many(self) -> bool:
+        return bool(self.recipe.model.options.get("many_to_many", False))
+
+    def target_fn(self, splits):
+        if not self.many_to_many():
+            return None
+        import tensorflow as tf
+
+        steps = self.input_shape(splits)[0]
+
+        def every_step(images, labels, seed):
+            # sparse labels (N,) -> (N, T, 1), one-hot (N, C) -> (N, T, C): the same rank as
+            # the output, which Keras' sparse losses and "accuracy" accept
+            labels = labels[:, None] if labels.shape.rank == 1 else labels
+            return images, tf.repeat(labels[:, None], steps, axis=1)
+
+        return every_step
+
+    def evaluate(self, net, pipelines, splits, batch_size):
+        if not self.many_to_many():
+            return super().evaluate(net, pipelines, splits, batch_size)
+        test_loss, step_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        probabilities = net.predict(pipelines.test, verbose=0)  # (N, T, classes)
+        self.predictions = np.argmax(probabilities[:, -1], axis=-1)
+        return {
+            "test_loss": test_loss,
+            "test_accuracy": float(np.mean(self.predictions == splits.y_test)),
+            "test_step_accuracy": step_accuracy,
+        }
