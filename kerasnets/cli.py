@@ -198,7 +198,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from kerasnets.errors import KerasnetsError
     from kerasnets.models import MODELS
     from kerasnets.models.summary import summarize, to_rich_table
-    from kerasnets.recipe import parse_override
+    from kerasnets.recipe_files import parse_override
     from kerasnets.registry import UnknownNameError
 
     try:

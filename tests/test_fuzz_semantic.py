@@ -15,7 +15,8 @@ import yaml
 
 from kerasnets import catalog
 from kerasnets.cli import main
-from kerasnets.recipe import deep_merge, load_recipe
+from kerasnets.recipe import load_recipe
+from kerasnets.recipe_files import deep_merge
 from kerasnets.rules import TASK_RULES
 from kerasnets.train.components import LOSSES, SCHEDULES
 

@@ -6,7 +6,8 @@ import pytest
 import yaml
 from conftest import RECIPES
 
-from kerasnets.recipe import Recipe, deep_merge, flatten, load_recipe, parse_override, resolve_extends
+from kerasnets.recipe import Recipe, load_recipe
+from kerasnets.recipe_files import deep_merge, flatten, parse_override, resolve_extends
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])

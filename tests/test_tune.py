@@ -71,7 +71,8 @@ def runs_of(uri: str, experiment: str = "sweeps"):
 @pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])
 def test_every_shipped_sweep_validates(path):
     from kerasnets.models import MODELS
-    from kerasnets.recipe import Recipe, resolve_extends
+    from kerasnets.recipe import Recipe
+    from kerasnets.recipe_files import resolve_extends
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     fixed = data.get("set") or {}

@@ -23,15 +23,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from kerasnets.errors import Problem, RecipeError
 from kerasnets.pydantic_errors import problems_from_validation_error, submodel
-from kerasnets.recipe import (
-    OptionProblems,
-    Recipe,
-    apply_overrides,
-    deep_merge,
-    read_yaml,
-    resolve_extends,
-    validate,
-)
+from kerasnets.recipe import OptionProblems, Recipe, validate
+from kerasnets.recipe_files import apply_overrides, deep_merge, read_yaml, resolve_extends
 
 Count = Annotated[int, Field(ge=1, le=1_000_000)]
 Scalar = bool | int | float | str

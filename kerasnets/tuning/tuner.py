@@ -24,7 +24,8 @@ import keras
 import keras_tuner as kt
 from rich.markup import escape
 
-from kerasnets.recipe import Recipe, deep_merge, validate
+from kerasnets.recipe import Recipe, validate
+from kerasnets.recipe_files import deep_merge
 from kerasnets.tuning.oracles import make_oracle
 from kerasnets.tuning.records import EXECUTION_TAG, TRIAL_TAG, SweepRecords
 from kerasnets.tuning.sweep import (
