@@ -303,12 +303,22 @@ def dumps(catalog: dict[str, Any]) -> str:
     return json.dumps(catalog, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """``python -m kerasnets.catalog [PATH]``: regenerate the catalog file from the registry."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m kerasnets.catalog",
+        description="Regenerate the light model catalog from the live registry (probes builds: minutes).",
+    )
+    parser.add_argument(
+        "path", nargs="?", default=str(CATALOG_PATH), help=f"output file (default {CATALOG_PATH})"
+    )
+    args = parser.parse_args(argv)
     from kerasnets.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else CATALOG_PATH
+    path = Path(args.path)
     catalog = generate()
     path.write_text(dumps(catalog), encoding="utf-8")
     print(f"wrote {path} ({len(catalog['models'])} models)")
