@@ -89,12 +89,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from kerasnets.data.inputs import make_augmenter, preview_batch
     from kerasnets.data.pipeline import load_splits
     from kerasnets.preview import preview_figure
-    from kerasnets.rules import input_size
+    from kerasnets.rules import with_input_size
     from kerasnets.train.tasks import TASKS
 
-    recipe = recipe.model_copy(
-        update={"data": recipe.data.model_copy(update={"image_size": input_size(recipe)})}
-    )
+    recipe = with_input_size(recipe)
     splits = load_splits(recipe.data, args.data_dir)
     task = TASKS.get(recipe.task.name)(recipe)
     images, targets = preview_batch(recipe, splits, task, args.count, make_augmenter(recipe, splits))

@@ -155,10 +155,13 @@ def native_shape(data: Any) -> tuple[int, int, int] | None:
 def input_size(recipe: Any) -> tuple[int, int] | None:
     """The (H, W) the recipe trains at: ``data.image_size``, else the data set's own size raised
     to the model's minimum input (LeNet-5 on the 8x8 digits runs at 32x32); ``None`` = as loaded."""
+    native = native_shape(recipe.data)
+    return _raised_size(recipe, native, catalog.min_input(recipe.model.name, recipe.model.options))
+
+
+def _raised_size(recipe: Any, native, need) -> tuple[int, int] | None:
     if recipe.data.image_size:
         return tuple(recipe.data.image_size)
-    native = native_shape(recipe.data)
-    need = catalog.min_input(recipe.model.name, recipe.model.options)
     if native is None or need is None or len(need) != 2:
         return None
     if native[0] >= need[0] and native[1] >= need[1]:
@@ -166,10 +169,16 @@ def input_size(recipe: Any) -> tuple[int, int] | None:
     return max(native[0], need[0]), max(native[1], need[1])
 
 
+def with_input_size(recipe: Any) -> Any:
+    """A copy of ``recipe`` whose ``data.image_size`` is what it trains at (``input_size``)."""
+    data = recipe.data.model_copy(update={"image_size": input_size(recipe)})
+    return recipe.model_copy(update={"data": data})
+
+
 def _input_size_problems(recipe: Any) -> list[Problem]:
-    size = input_size(recipe)
     native = native_shape(recipe.data)
     need = catalog.min_input(recipe.model.name, recipe.model.options)
+    size = _raised_size(recipe, native, need)
     if need is None or (size is None and native is None):
         return []
     height, width = size or native[:2]

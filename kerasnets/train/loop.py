@@ -18,7 +18,7 @@ from kerasnets.data.inputs import make_augmenter, make_pipelines
 from kerasnets.data.pipeline import Splits, load_splits
 from kerasnets.errors import KerasnetsError, TrainingDiverged
 from kerasnets.recipe import Recipe, load_recipe
-from kerasnets.rules import input_size
+from kerasnets.rules import with_input_size
 from kerasnets.tracking import (
     NullTracker,
     Tracker,
@@ -65,8 +65,7 @@ def resolved_recipe(recipe: Recipe, runtime: Runtime) -> Recipe:
             "mixed_precision": runtime.mixed_precision,
         }
     )
-    data = recipe.data.model_copy(update={"image_size": input_size(recipe)})
-    return recipe.model_copy(update={"train": train, "data": data})
+    return with_input_size(recipe).model_copy(update={"train": train})
 
 
 def run_tags(recipe: Recipe, recipe_path: str | None, parent_run_id: str | None, extra: dict[str, str]):
