@@ -255,6 +255,27 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from kerasnets.ensemble import check_request, ensemble, result_table
+
+    check_request(args.run_ids, args.method)  # before TensorFlow
+    _tensorflow()
+    console = _console()
+    console.print(f"[bold]kerasnets ensemble[/] {' '.join(args.run_ids)} --method {args.method}")
+    result = ensemble(
+        args.run_ids,
+        args.method,
+        uri=args.tracking_uri,
+        data_dir=args.data_dir,
+        experiment=args.experiment,
+        echo=console.print,
+    )
+    console.print(result_table(result))
+    console.print(f"MLflow run [bold]{result.run_id}[/] (experiment id {result.experiment_id})")
+    console.print(f"  artifacts: {result.artifact_uri}", soft_wrap=True)
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from kerasnets.runs import runs_table
 
@@ -360,6 +381,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
     p.add_argument(
         "--tracking-uri", help="store of the run (default: MLFLOW_TRACKING_URI or the local store)"
+    )
+
+    p = add("ensemble", cmd_ensemble, "combine finished classifier runs on their shared test split (logged)")
+    p.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="two or more finished classifier runs")
+    p.add_argument(
+        "--method",
+        choices=("mean", "vote"),
+        default="mean",
+        help="mean: argmax of the averaged probabilities (default); vote: majority of the members",
+    )
+    p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
+    p.add_argument("--experiment", help="experiment of the ensemble run (default: the first member's)")
+    p.add_argument(
+        "--tracking-uri", help="store of the runs (default: MLFLOW_TRACKING_URI or the local store)"
     )
 
     p = add("runs", cmd_runs, "table of recent runs in the tracking store")
