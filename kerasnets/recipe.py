@@ -32,7 +32,7 @@ from kerasnets.recipe_files import (
     resolve_extends,
 )
 from kerasnets.registry import UnknownNameError
-from kerasnets.rules import TASK_RULES, recipe_problems
+from kerasnets.rules import TASK_RULES, recipe_problems, weights_preprocessing
 from kerasnets.train.components import INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
 
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -88,8 +88,10 @@ class DataSection(Section):
     resize: Literal["resize", "pad"] = Field(
         "resize", description="reach image_size by bilinear resize or zero padding"
     )
-    normalize: Literal["standardize", "scale", "none"] = Field(
-        "standardize", description="per-channel mean/std from the training split, [0,1] scaling, or none"
+    normalize: Literal["standardize", "scale", "none", "caffe", "torch", "tf"] = Field(
+        "standardize",
+        description="per-channel mean/std from the training split, [0,1] scaling, none, or a "
+        "keras.applications preprocess_input mode (the one of init.weights when not given)",
     )
     validation_split: Fraction = 0.1
     test_split: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
@@ -187,9 +189,33 @@ class RegularizationSection(Section):
     early_stopping: EarlyStopping | None = None
 
 
+LayerPatterns = list[Annotated[str, Field(min_length=1, max_length=250)]]
+
+
 class InitSection(Section):
     kernel: str | None = Field(None, description="initializer of every kernel; builder default when null")
     leaky_slope: NonNegativeFloat = Field(0.0, description="slope a of He init: variance 2/((1+a^2) fan_in)")
+    weights: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None,
+        description="'imagenet' (keras.applications' published weights, downloaded and cached by "
+        "Keras) or the path of a keras.applications weights file (offline)",
+    )
+    from_run: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None,
+        description="a finished run's id, or a .keras file: copy every layer whose name and "
+        "weight shapes match; the rest keep their fresh initialisation",
+    )
+    layers: LayerPatterns | None = Field(
+        None, description="from_run: copy only these layers (names or fnmatch patterns)"
+    )
+    exclude: LayerPatterns = Field(
+        default_factory=list, description="from_run/weights: layers (names or patterns) left fresh"
+    )
+    new_head: bool | None = Field(
+        None,
+        description="weights: a fresh classifier head (the layers keras.applications drops with "
+        "include_top=False); null = new when the classes or input differ from ImageNet's",
+    )
 
     @field_validator("kernel")
     @classmethod
@@ -340,6 +366,9 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
         _raise_option_problems(recipe_problems(self))
+        preprocessing = weights_preprocessing(self)
+        if preprocessing and "normalize" not in self.data.model_fields_set:
+            self.data.normalize = preprocessing  # what the weights were trained with
         return self
 
     def flatten(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from kerasnets import catalog
 from kerasnets.train.components import LOSSES
+from kerasnets.weights.imagenet_table import IMAGENET_WEIGHTS, imagenet_problems
 
 Problem = tuple[str, str, Any]  # (dotted key, message, received value or None)
 
@@ -297,6 +298,57 @@ def _other_problems(recipe: Any) -> list[Problem]:
     return problems
 
 
+def weights_preprocessing(recipe: Any) -> str | None:
+    """The ``preprocess_input`` mode of the recipe's ``init.weights`` (None without them)."""
+    entry = IMAGENET_WEIGHTS.get(recipe.model.name)
+    return entry.preprocessing if recipe.init.weights and entry else None
+
+
+def _weights_problems(recipe: Any) -> list[Problem]:
+    init, data, problems = recipe.init, recipe.data, []
+    if init.weights and init.from_run:
+        problems.append(("init.from_run", "give init.weights or init.from_run, not both", None))
+    if init.weights:
+        defaults = {name: default for name, _, default in catalog.option_fields(recipe.model.name)}
+        problems += [
+            ("init.weights", m, None)
+            for m in imagenet_problems(recipe.model.name, recipe.model.options, defaults)
+        ]
+        if recipe.task.name != "classify" or data.layout != "image":
+            problems.append(
+                (
+                    "init.weights",
+                    "ImageNet weights are for image classifiers (task classify, data.layout image)",
+                    None,
+                )
+            )
+        if data.channels == 1:
+            problems.append(
+                (
+                    "data.channels",
+                    "ImageNet weights read RGB images: set data.channels to 3 or leave it out",
+                    None,
+                )
+            )
+        mode = weights_preprocessing(recipe)
+        if mode and "normalize" in data.model_fields_set and data.normalize != mode:
+            problems.append(
+                (
+                    "data.normalize",
+                    f"the ImageNet weights of {recipe.model.name!r} were trained on {mode!r}-mode "
+                    f"inputs: set data.normalize to {mode!r} or leave it out",
+                    data.normalize,
+                )
+            )
+    elif init.new_head is not None:
+        problems.append(("init.new_head", "applies with init.weights only", None))
+    if init.layers is not None and not init.from_run:
+        problems.append(("init.layers", "applies with init.from_run only", None))
+    if init.exclude and not (init.from_run or init.weights):
+        problems.append(("init.exclude", "applies with init.from_run or init.weights only", None))
+    return problems
+
+
 def recipe_problems(recipe: Any) -> list[Problem]:
     """Every broken cross-section rule of a schema-valid recipe, each at its dotted key."""
     rules = TASK_RULES[recipe.task.name]
@@ -306,6 +358,7 @@ def recipe_problems(recipe: Any) -> list[Problem]:
         *_monitor_problems(recipe),
         *_model_problems(recipe),
         *_other_problems(recipe),
+        *_weights_problems(recipe),
     ]
     if not any(key == "model.name" for key, _, _ in problems):
         problems += _input_size_problems(recipe)

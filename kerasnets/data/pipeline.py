@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kerasnets.data.datasets import RawData, load, search_dirs
+from kerasnets.weights.imagenet_table import PREPROCESSING
 
 
 @dataclass
@@ -131,6 +132,9 @@ def prepare(raw: RawData, data: Any) -> Splits:
         std = x.std(axis=(0, 1, 2), dtype=np.float64) + 1e-7
     elif data.normalize == "scale":
         mean, std = np.zeros(channels), np.full(channels, 255.0)
+    elif data.normalize in PREPROCESSING:  # keras.applications modes, in RGB
+        mean, std, _ = PREPROCESSING[data.normalize]
+        mean, std = np.resize(mean, channels), np.resize(std, channels)
     else:
         mean, std = np.zeros(channels), np.ones(channels)
     labels = lambda v: None if v is None else resize_masks(v, size, data.resize).astype(np.int32)

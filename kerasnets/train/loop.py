@@ -35,6 +35,7 @@ from kerasnets.train.optimizers import make_optimizer
 from kerasnets.train.runtime import Runtime, apply_runtime, resolve_runtime
 from kerasnets.train.tasks import TASKS
 from kerasnets.version import __version__
+from kerasnets.weights.initial import load_initial_weights, log_initial_weights
 
 
 @dataclass
@@ -111,8 +112,9 @@ def run(
     splits = splits or load_splits(recipe.data, data_dir)
     task = TASKS.get(recipe.task.name)(recipe)
     model = build_or_explain(recipe, task.input_shape(splits), splits.num_classes, recipe_path)
-    augmenter = make_augmenter(recipe, splits)
     uri = tracking_uri(recipe.tracking.uri)
+    origin = load_initial_weights(recipe, model, uri, recipe_path) if not resume_run_id else None
+    augmenter = make_augmenter(recipe, splits)
     if not recipe.tracking.enabled:
         tracker = NullTracker()
     else:
@@ -120,6 +122,9 @@ def run(
         tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
         tracker = Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
     with sigterm_as_interrupt(), tracker:
+        if origin is not None:
+            echo(origin.summary())
+            log_initial_weights(tracker, origin)
         return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter)
 
 
