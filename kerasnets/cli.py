@@ -170,11 +170,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from kerasnets.catalog import meta, model_tasks, names, option_names
+    from kerasnets.weights.imagenet_table import IMAGENET_WEIGHTS
 
     console = _console()
     wide = console.width >= 140  # the reference's source only where it fits
     table = Table()
-    for column in ("model", "tasks", "params", "input"):
+    for column in ("model", "tasks", "params", "input", "imagenet"):
         table.add_column(column, no_wrap=True)
     table.add_column("options", overflow="fold")
     if wide:
@@ -183,11 +184,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         info = meta(name)
         params = f"{info['params']:,}" if info.get("params") else ""
         shape = "x".join(map(str, info.get("input_shape") or ()))
-        row = [name, ",".join(model_tasks(name)), params, shape, ", ".join(option_names(name))]
+        weights = IMAGENET_WEIGHTS.get(name)
+        imagenet = f"{weights.preprocessing}" + "".join(f", {k}" for k in weights.options) if weights else ""
+        row = [name, ",".join(model_tasks(name)), params, shape, imagenet, ", ".join(option_names(name))]
         table.add_row(*row, *([info.get("source", "")] if wide else []))
     console.print(table)
     if not wide:
         console.print("where each reference count comes from: COLUMNS=200 kerasnets models")
+    console.print(
+        "imagenet: init.weights: imagenet works (its preprocess_input mode, and the options it needs)"
+    )
     return 0
 
 

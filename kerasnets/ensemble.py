@@ -24,7 +24,7 @@ from kerasnets.errors import KerasnetsError
 METHODS = ("mean", "vote")
 TASKS = ("classify", "sequence")  # tasks whose models output class probabilities
 PREDICT_BATCH = 256
-IGNORED_DATA_KEYS = ("batch_size",)  # does not change the test split
+IGNORED_DATA_KEYS = ("batch_size", "dir")  # neither changes the test split
 
 
 @dataclass

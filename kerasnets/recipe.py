@@ -202,7 +202,8 @@ class InitSection(Section):
     )
     from_run: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
         None,
-        description="a finished run's id, or a .keras file: copy every layer whose name and "
+        description="a finished run (its id or run name: the latest finished run of that name) or "
+        "a .keras file: copy every layer whose name and "
         "weight shapes match; the rest keep their fresh initialisation",
     )
     layers: LayerPatterns | None = Field(

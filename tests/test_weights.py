@@ -153,5 +153,5 @@ def test_run_from_a_finished_run_logs_lineage(mlflow_store, monkeypatch, tmp_pat
     run = MlflowClient(mlflow_store).get_run(second.run_id)
     assert run.data.tags["init.source_run"] == first.run_id
     assert run.data.metrics["init_copied_layers"] == 2 and run.data.metrics["init_fresh_layers"] == 1
-    with pytest.raises(RecipeError, match="init.from_run: no run 'missing'"):
+    with pytest.raises(RecipeError, match="init.from_run: no run .missing. \\(id or finished run name\\)"):
         loop.run(validate({**base, "init": {"from_run": "missing"}}, "c.yaml"), echo=lambda _: None)

@@ -29,11 +29,8 @@ def load_initial_weights(
             if is_model_file(init.from_run):
                 source, description, run_id = read_model_file(init.from_run), init.from_run, None
             else:
-                source, description, run_id = (
-                    read_run_model(init.from_run, uri),
-                    f"run {init.from_run}",
-                    init.from_run,
-                )
+                source, run_id = read_run_model(init.from_run, uri)
+                description = f"run {run_id}"
             report = copy_layers(source, model, init.layers, init.exclude, description)
             report.source_run = run_id
             return report

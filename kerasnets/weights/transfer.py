@@ -37,15 +37,40 @@ def read_model_file(path: str | Path) -> keras.Model:
         ) from None
 
 
-def read_run_model(run_id: str, uri: str) -> keras.Model:
-    """The ``model.keras`` artifact of finished run ``run_id`` in the tracking store ``uri``."""
+def find_run(client, ref: str, uri: str):
+    """The run with id ``ref``, else the latest finished run named ``ref`` (its
+    ``tracking.run_name``), in any experiment of the store."""
+    from mlflow.entities import ViewType
+
+    try:
+        return client.get_run(ref)
+    except Exception:  # noqa: BLE001 - MlflowException for unknown ids
+        pass
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    quoted = ref.replace("'", "\\'")
+    runs = (
+        client.search_runs(
+            experiments,
+            f"attributes.run_name = '{quoted}' and attributes.status = 'FINISHED'",
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+        )
+        if experiments
+        else []
+    )
+    if not runs:
+        raise KerasnetsError(f"no run {ref!r} (id or finished run name) in the tracking store {uri}")
+    return runs[0]
+
+
+def read_run_model(ref: str, uri: str) -> tuple[keras.Model, str]:
+    """The ``model.keras`` artifact of finished run ``ref`` (an id or a run name) in the
+    tracking store ``uri``, and the run's id."""
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
-    try:
-        run = client.get_run(run_id)
-    except Exception:  # noqa: BLE001 - MlflowException for unknown ids
-        raise KerasnetsError(f"no run {run_id!r} in the tracking store {uri}") from None
+    run = find_run(client, ref, uri)
+    run_id = run.info.run_id
     if run.info.status != "FINISHED":
         raise KerasnetsError(f"run {run_id} is {run.info.status}: take weights from a finished run")
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,7 +78,7 @@ def read_run_model(run_id: str, uri: str) -> keras.Model:
             path = client.download_artifacts(run_id, "model.keras", tmp)
         except Exception:  # noqa: BLE001
             raise KerasnetsError(f"run {run_id} has no model.keras artifact") from None
-        return read_model_file(path)
+        return read_model_file(path), run_id
 
 
 def _matching(names: list[str], patterns: list[str], key: str) -> set[str]:
