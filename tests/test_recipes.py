@@ -109,9 +109,10 @@ def test_json_schema_lists_every_section():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
-def test_every_recipe_runs_one_step_on_synthetic_data(path):
+def test_every_recipe_runs_one_step_on_synthetic_data(path, tmp_path):
     """The recipe's model, optimiser, schedule and augmentation, on a few synthetic images of
-    the recipe's input size."""
+    the recipe's input size; starting weights come from locally made files (random
+    keras.applications weights, a saved model of the same builder)."""
     from kerasnets.data.datasets import DATASETS
     from kerasnets.recipe import validate
     from kerasnets.train.loop import run
@@ -134,5 +135,19 @@ def test_every_recipe_runs_one_step_on_synthetic_data(path):
     data["train"].update(epochs=1, verbose=0, steps_per_execution=1)
     data["tracking"]["enabled"] = False
     data["eval"]["tta"] = "none"
+    if recipe.init.weights:
+        import keras
+
+        from kerasnets.weights.imagenet_table import IMAGENET_WEIGHTS
+
+        source = getattr(keras.applications, IMAGENET_WEIGHTS[recipe.model.name].application)
+        source(weights=None, include_top=False).save_weights(tmp_path / "imagenet.weights.h5")
+        data["init"]["weights"] = str(tmp_path / "imagenet.weights.h5")
+    if recipe.init.from_run:
+        from kerasnets.models import build
+
+        source = build(recipe.model.name, (height, width, channels), 10, **recipe.model.options)
+        source.save(tmp_path / "source.keras")
+        data["init"]["from_run"] = str(tmp_path / "source.keras")
     result = run(validate(data, str(path)), echo=lambda _: None)
     assert result.test_accuracy is not None and len(result.history["loss"]) == 1
