@@ -13,12 +13,17 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_BAD_INPUT = 2
+PIPED_WIDTH = 240  # columns of a table written to a pipe or file
 
 
 def _console(stderr: bool = False):
+    """A rich console; when the output is not a terminal (a pipe, a file, a test) and COLUMNS
+    is not set, it is wide enough that no table cell is cut."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty()) and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 def _load(path: str, overrides: list[str]):
