@@ -224,6 +224,26 @@ class InitSection(Section):
         return None if name is None else _lookup(INITIALIZERS, name)
 
 
+class FineTuneSection(Section):
+    epochs: Count = Field(..., description="epochs of the second phase, after train.epochs")
+    trainable: Literal["all", "top"] = Field("all", description="what trains in the second phase")
+    top_blocks: Count | None = Field(None, description="trainable: top: how many top blocks train")
+    learning_rate: PositiveFloat = Field(1e-5, description="the second phase's constant learning rate")
+
+
+class TransferSection(Section):
+    trainable: Literal["all", "head", "top"] = Field(
+        "all",
+        description="what trains for train.epochs: everything, the classifier head only (a fixed "
+        "feature extractor), or the head and the top_blocks last blocks; frozen BatchNormalization "
+        "runs in inference mode",
+    )
+    top_blocks: Count | None = Field(None, description="trainable: top: how many top blocks train")
+    fine_tune: FineTuneSection | None = Field(
+        None, description="a second phase: unfreeze (all or the top blocks) at a lower learning rate"
+    )
+
+
 class OptimizerSection(Section):
     name: str = "adam"
     learning_rate: PositiveFloat = 0.001
@@ -330,6 +350,7 @@ class Recipe(Section):
     )
     regularization: RegularizationSection = Field(default_factory=RegularizationSection)
     init: InitSection = Field(default_factory=InitSection)
+    transfer: TransferSection = Field(default_factory=TransferSection)
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     train: TrainSection = Field(default_factory=TrainSection)

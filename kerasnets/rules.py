@@ -346,6 +346,29 @@ def _weights_problems(recipe: Any) -> list[Problem]:
         problems.append(("init.layers", "applies with init.from_run only", None))
     if init.exclude and not (init.from_run or init.weights):
         problems.append(("init.exclude", "applies with init.from_run or init.weights only", None))
+    return problems + _transfer_problems(recipe)
+
+
+def _transfer_problems(recipe: Any) -> list[Problem]:
+    transfer, problems = recipe.transfer, []
+    for prefix, section in (("transfer", transfer), ("transfer.fine_tune", transfer.fine_tune)):
+        if section is None:
+            continue
+        if section.trainable == "top" and section.top_blocks is None:
+            problems.append((f"{prefix}.top_blocks", "trainable: top needs top_blocks", None))
+        if section.trainable != "top" and section.top_blocks is not None:
+            problems.append((f"{prefix}.top_blocks", "applies to trainable: top only", None))
+    frozen = transfer.trainable != "all" or transfer.fine_tune is not None
+    if frozen and not (recipe.init.weights or recipe.init.from_run):
+        problems.append(
+            (
+                "transfer.trainable",
+                "freezing layers needs trained weights: set init.weights or init.from_run",
+                None,
+            )
+        )
+    if frozen and recipe.task.name != "classify":
+        problems.append(("transfer.trainable", "transfer learning applies to task classify", None))
     return problems
 
 

@@ -53,6 +53,12 @@ def read_state(folder: str | Path) -> dict[str, Any] | None:
     return json.loads((folder / STATE).read_text())
 
 
+def completed_epochs(folder: str | Path) -> int:
+    """How many epochs the checkpoint in ``folder`` has completed (0 without one)."""
+    state = read_state(folder)
+    return int(state["epoch"]) if state else 0
+
+
 def restore(model: keras.Model, folder: str | Path) -> dict[str, Any] | None:
     """Load weights and optimizer state into a compiled model; returns the saved state."""
     state = read_state(folder)

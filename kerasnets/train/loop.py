@@ -30,12 +30,19 @@ from kerasnets.tracking import (
 from kerasnets.train.artifacts import log_preview, log_results, model_summary_text
 from kerasnets.train.build import build_or_explain
 from kerasnets.train.callbacks import training_callbacks
-from kerasnets.train.checkpoint import checkpoint_dir, merge_history, relog_missing_epochs, restore
+from kerasnets.train.checkpoint import (
+    checkpoint_dir,
+    completed_epochs,
+    merge_history,
+    relog_missing_epochs,
+    restore,
+)
 from kerasnets.train.optimizers import make_optimizer
 from kerasnets.train.runtime import Runtime, apply_runtime, resolve_runtime
 from kerasnets.train.tasks import TASKS
 from kerasnets.version import __version__
 from kerasnets.weights.initial import load_initial_weights, log_initial_weights
+from kerasnets.weights.phases import set_trainable, training_phases
 
 
 @dataclass
@@ -132,29 +139,42 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
     n_train = len(splits.y_train)
     batch_size = n_train if recipe.data.batch_size == "full" else int(recipe.data.batch_size)
     steps = max(1, min(runtime.steps_per_execution, math.ceil(n_train / batch_size)))
-    task.compile(model, make_optimizer(recipe.optimizer), runtime.jit_compile, steps)
     folder = checkpoint_dir(tracker.artifact_uri, tracker.run_id) if tracker.run_id else None
+    phases = training_phases(recipe)
+    done = completed_epochs(folder) if tracker.resumed and folder else 0
+    current = next((i for i, p in enumerate(phases) if p.end > max(done - 1, 0)), len(phases) - 1)
+    _enter_phase(phases[current], model, task, runtime, steps, tracker, echo, len(phases))
     prior = _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder)
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
     if tracker.run_id:
         log_preview(tracker, recipe, splits, task, augmenter)
-    callbacks, timer, guard = training_callbacks(recipe, task, model, tracker, folder, prior)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    fit = model.fit(
-        pipelines.train,
-        validation_data=pipelines.validation,
-        epochs=recipe.train.epochs,
-        shuffle=False,
-        callbacks=callbacks,
-        verbose=verbose,
-        initial_epoch=len(prior),
-    )
-    if guard.epoch is not None:
-        raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {guard.epoch}")
-    history = merge_history(prior, fit.history)
+    seconds: list[float] = []
+    for index in range(current, len(phases)):
+        phase = phases[index]
+        if index > current:
+            _enter_phase(phase, model, task, runtime, steps, tracker, echo, len(phases))
+        first = len(prior)
+        last = first + max(0, phase.end - max(phase.start, first))
+        callbacks, timer, guard = training_callbacks(phase.recipe, task, model, tracker, folder, prior)
+        fit = model.fit(
+            pipelines.train,
+            validation_data=pipelines.validation,
+            epochs=last,
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=verbose,
+            initial_epoch=first,
+        )
+        if guard.epoch is not None:
+            raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {guard.epoch}")
+        seconds += timer.seconds
+        merged = merge_history(prior, fit.history)
+        prior = [{k: v[i] for k, v in merged.items()} for i in range(len(next(iter(merged.values()), [])))]
+    history = merge_history(prior, {})
     net = task.inference(model)
     metrics = task.evaluate(net, pipelines, splits, batch_size)
-    result = _result(metrics, history, int(model.count_params()), timer.seconds, n_train, net, tracker)
+    result = _result(metrics, history, int(model.count_params()), seconds, n_train, net, tracker)
     tracker.log_metrics(
         {
             **metrics,
@@ -176,6 +196,27 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
     speed = f"{result.seconds_per_epoch:.2f} s/epoch, {result.images_per_second:,.0f} images/s"
     echo(f"{shown}{'; ' if shown else ''}{speed}")
     return result
+
+
+def _enter_phase(phase, model, task, runtime, steps: int, tracker, echo, count: int) -> None:
+    """Freeze what the phase leaves out (transfer learning only), compile with its optimizer
+    and log its trainable and frozen parameter counts."""
+    if count > 1 or phase.trainable != "all":
+        trainable, frozen = set_trainable(model, phase.trainable, phase.top_blocks)
+        lr = phase.recipe.optimizer.learning_rate
+        tracker.log_params(
+            {
+                f"transfer.phase{phase.number}.trainable_params": str(trainable),
+                f"transfer.phase{phase.number}.frozen_params": str(frozen),
+                f"transfer.phase{phase.number}.epochs": f"{phase.start + 1}-{phase.end}",
+                f"transfer.phase{phase.number}.learning_rate": str(lr),
+            }
+        )
+        echo(
+            f"phase {phase.number} (epochs {phase.start + 1}-{phase.end}, learning rate {lr:g}): "
+            f"{trainable:,} trainable, {frozen:,} frozen parameters"
+        )
+    task.compile(model, make_optimizer(phase.recipe.optimizer), runtime.jit_compile, steps)
 
 
 def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder) -> list[dict[str, float]]:
