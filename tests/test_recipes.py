@@ -149,5 +149,9 @@ def test_every_recipe_runs_one_step_on_synthetic_data(path, tmp_path):
         source = build(recipe.model.name, (height, width, channels), 10, **recipe.model.options)
         source.save(tmp_path / "source.keras")
         data["init"]["from_run"] = str(tmp_path / "source.keras")
+    epochs = 1
+    if data["transfer"]["fine_tune"]:
+        data["transfer"]["fine_tune"]["epochs"] = 1
+        epochs = 2
     result = run(validate(data, str(path)), echo=lambda _: None)
-    assert result.test_accuracy is not None and len(result.history["loss"]) == 1
+    assert result.test_accuracy is not None and len(result.history["loss"]) == epochs
