@@ -108,6 +108,14 @@ class DataSection(Section):
     layout: Literal["image", "rows", "pixels"] = Field(
         "image", description="model input: images, rows as time steps (H, W*C), or pixel by pixel (H*W, C)"
     )
+    cache: str = Field(
+        "none",
+        description="image-file data sets: cache decoded images after the first epoch: none, "
+        "memory, or a folder path for cache files",
+    )
+    shuffle_buffer: Count | None = Field(
+        None, description="with data.cache: images in the shuffle buffer (null = all of them)"
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -296,12 +304,39 @@ class ScheduleSection(Section):
         return self
 
 
+class CropSection(Section):
+    """Shape-changing geometry, per image, before batching (every image data set)."""
+
+    train: Literal["none", "random_resized", "scale_jitter"] = Field(
+        "none",
+        description="training view: resize to data.image_size, Inception's random-resized crop "
+        "(scale, ratio), or VGG's scale jittering (shorter side in [min_side, max_side], then a "
+        "random crop)",
+    )
+    scale: tuple[Annotated[float, Field(gt=0.0, le=1.0)], Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        (0.08, 1.0), description="random_resized: share of the image's area the crop covers"
+    )
+    ratio: tuple[PositiveFloat, PositiveFloat] = Field(
+        (0.75, 4.0 / 3.0), description="random_resized: aspect ratio (width / height) of the crop"
+    )
+    min_side: Pixels = Field(256, description="scale_jitter: smallest shorter side S_min")
+    max_side: Pixels = Field(512, description="scale_jitter: largest shorter side S_max")
+    eval_side: Pixels | None = Field(
+        None,
+        description="validation and test: resize the shorter side to this, then centre-crop "
+        "data.image_size (null = resize to data.image_size); eval.tta ten_crop takes its ten "
+        "real crops from this image",
+    )
+
+
 class EvalSection(Section):
     tta: Literal["none", "hflip", "ten_crop"] = Field(
         "none", description="test-time augmentation logged as test_accuracy_tta: flip average or 10-crop"
     )
     crop_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        0.875, description="ten_crop: side of each crop as a fraction of the image (resized back)"
+        0.875,
+        description="ten_crop without crop.eval_side: side of each crop as a fraction of the "
+        "image (resized back)",
     )
 
 
@@ -354,6 +389,7 @@ class Recipe(Section):
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     train: TrainSection = Field(default_factory=TrainSection)
+    crop: CropSection = Field(default_factory=CropSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     explain: list[str | dict[str, dict[str, Any] | None]] = Field(

@@ -372,6 +372,61 @@ def _transfer_problems(recipe: Any) -> list[Problem]:
     return problems
 
 
+def _crop_problems(recipe: Any) -> list[Problem]:
+    """Crops are per-image geometry of classifiers' images; sizes must allow the crop."""
+    crop, problems = recipe.crop, []
+    used = crop.train != "none" or crop.eval_side is not None
+    if not used:
+        return []
+    if recipe.task.name != "classify" or recipe.data.layout != "image":
+        return [("crop", "crops apply to task classify with data.layout image (targets are labels)", None)]
+    if crop.scale[0] > crop.scale[1]:
+        problems.append(("crop.scale", f"needs min <= max, got {list(crop.scale)}", None))
+    if crop.ratio[0] > crop.ratio[1]:
+        problems.append(("crop.ratio", f"needs min <= max, got {list(crop.ratio)}", None))
+    if crop.min_side > crop.max_side:
+        problems.append(("crop.min_side", f"{crop.min_side} is above crop.max_side {crop.max_side}", None))
+    native = native_shape(recipe.data)
+    size = input_size(recipe) or (native[:2] if native else None)
+    if size is None:
+        return problems
+    largest = max(size)
+    if crop.train == "scale_jitter" and crop.min_side < largest:
+        problems.append(
+            ("crop.min_side", f"scale jittering crops {size[0]}x{size[1]}: S_min must be >= {largest}", None)
+        )
+    if crop.eval_side is not None and crop.eval_side < largest:
+        problems.append(
+            (
+                "crop.eval_side",
+                f"the centre crop is {size[0]}x{size[1]}: eval_side must be >= {largest}",
+                None,
+            )
+        )
+    return problems
+
+
+def _stream_problems(recipe: Any) -> list[Problem]:
+    """``data.cache`` and ``data.shuffle_buffer`` belong to image-file data sets."""
+    from kerasnets.data.datasets import DATASETS
+
+    data, problems = recipe.data, []
+    files = bool(DATASETS.meta(data.dataset).get("files"))
+    if data.cache != "none" and not files:
+        problems.append(
+            ("data.cache", f"applies to image-file data sets (folder), not {data.dataset!r}", None)
+        )
+    if data.shuffle_buffer is not None and data.cache == "none":
+        problems.append(
+            (
+                "data.shuffle_buffer",
+                "applies with data.cache (without it the file list is shuffled whole)",
+                None,
+            )
+        )
+    return problems
+
+
 def recipe_problems(recipe: Any) -> list[Problem]:
     """Every broken cross-section rule of a schema-valid recipe, each at its dotted key."""
     rules = TASK_RULES[recipe.task.name]
@@ -382,7 +437,8 @@ def recipe_problems(recipe: Any) -> list[Problem]:
         *_model_problems(recipe),
         *_other_problems(recipe),
         *_weights_problems(recipe),
+        *_stream_problems(recipe),
     ]
     if not any(key == "model.name" for key, _, _ in problems):
-        problems += _input_size_problems(recipe)
+        problems += _input_size_problems(recipe) + _crop_problems(recipe)
     return problems

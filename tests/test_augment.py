@@ -13,7 +13,6 @@ from kerasnets.data.pipeline import load_splits, make_dataset
 from kerasnets.errors import KerasnetsError, RecipeError
 from kerasnets.recipe import load_recipe, validate
 from kerasnets.train.tasks import TASKS
-from kerasnets.train.tta import tta_predict, views
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
@@ -186,15 +185,20 @@ def test_shipped_fragments_compose():
         BatchAugmenter(recipe.augment).check_shape(image)
 
 
-def test_tta_views_and_average():
-    images = RNG.normal(size=(3, 8, 8, 1)).astype(np.float32)
-    assert len(list(views(images, "hflip"))) == 2
-    crops = list(views(images, "ten_crop", 0.75))
-    assert len(crops) == 10 and all(c.shape == images.shape for c in crops)
-    # a "model" that answers the mean of the left half: flipping swaps halves, TTA averages both
-    predict = lambda x: np.stack([x[:, :, :4].mean(axis=(1, 2, 3)), x[:, :, 4:].mean(axis=(1, 2, 3))], axis=1)
-    expected = images.mean(axis=(1, 2, 3))
-    np.testing.assert_allclose(tta_predict(predict, images, "hflip")[:, 0], expected, rtol=1e-5)
+def test_tta_views_are_the_image_and_its_mirror_and_ten_real_crops():
+    from kerasnets.data.geometry import TTA_VIEWS
+
+    image = RNG.integers(0, 256, (10, 12, 1), dtype=np.uint8)
+    flips = TTA_VIEWS["hflip"](image, (10, 12), None, 0.875).numpy()
+    np.testing.assert_array_equal(flips[0], image)
+    np.testing.assert_array_equal(flips[1], image[:, ::-1])
+    # eval_side 10 keeps the 10x12 image; the crops are real 8x8 windows of it, and mirrored
+    crops = TTA_VIEWS["ten_crop"](image, (8, 8), 10, 0.875).numpy()
+    assert crops.shape == (10, 8, 8, 1)
+    windows = [image[:8, :8], image[:8, 4:], image[2:, :8], image[2:, 4:], image[1:9, 2:10]]
+    for i, window in enumerate(windows):
+        np.testing.assert_array_equal(crops[2 * i], window)
+        np.testing.assert_array_equal(crops[2 * i + 1], window[:, ::-1])
 
 
 def test_run_with_augmentation_mixup_and_tta(tracking):

@@ -27,7 +27,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 @dataclass
 class RawData:
-    """Images as ``(N, H, W, C)`` arrays and integer labels; ``x_test`` may be absent."""
+    """Images as ``(N, H, W, C)`` arrays (or ``ImageFiles``) and integer labels; ``x_test`` and
+    ``x_val`` may be absent."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -36,3 +37,5 @@ class RawData:
     y_test: np.ndarray | None = None
     source: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
+    x_val: Any = None  # an official validation split (folders with val/), else cut from train
+    y_val: np.ndarray | None = None

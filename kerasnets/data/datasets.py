@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from kerasnets.data.base import DATASETS, IMAGE_SUFFIXES, LOADER_ARGS, RawData
+from kerasnets.data.base import DATASETS, LOADER_ARGS, RawData
 from kerasnets.errors import DataError
 from kerasnets.options import check_options
 
@@ -250,45 +250,36 @@ def digits(search: list[Path], image_size: tuple[int, int] | None = None) -> Raw
     return RawData(images, bunch.target.astype(np.int32), MNIST_CLASSES, source="scikit-learn")
 
 
-@DATASETS.register("folder", classes=None, shape=None)
+@DATASETS.register("folder", classes=None, shape=None, files=True)
 def folder(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
-    """Images in ``data.dir``, one sub-folder per class (ImageNet style); ``train/`` and
-    ``test/`` sub-folders, when both exist, give the official split."""
-    from PIL import Image
+    """Images in ``data.dir``, one sub-folder per class (ImageNet style), streamed from disk:
+    ``train/``, ``val/`` (or ``validation/``) and ``test/`` sub-folders give the splits when
+    present, else the file list is split (stratified, ``data.seed``). PNG, JPEG, BMP, GIF and
+    WebP files of any size, grey, RGB or RGBA; unreadable files are skipped and counted."""
+    from kerasnets.data.files import ImageFiles, first_image_size, list_class_folder, split_folders
 
     root = search[0] if search else None
     if root is None or not root.is_dir():
         raise DataError(f"data set 'folder' needs data.dir (or --data-dir) to name a folder, got {root}")
-    split_dirs = {s: root / s for s in ("train", "test") if (root / s).is_dir()}
-    train_root = split_dirs.get("train", root)
-    classes = sorted(p.name for p in train_root.iterdir() if p.is_dir())
-    if not classes:
-        raise DataError(f"{train_root}: no class sub-folders found")
-    size = tuple(image_size) if image_size else None
+    parts = split_folders(root)
+    paths, labels, classes = list_class_folder(parts.get("train", root))
+    size = tuple(image_size) if image_size else first_image_size(paths[0])
+    skipped: dict[str, int] = {}
+    files = lambda p: ImageFiles(p, size, 3, skipped)  # noqa: E731
 
-    def read(base: Path) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = [], []
-        for label, name in enumerate(classes):
-            for path in sorted((base / name).glob("*")):
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                with Image.open(path) as img:
-                    img = img.convert("RGB")
-                    if size:
-                        img = img.resize((size[1], size[0]), Image.BILINEAR)
-                    images.append(np.asarray(img, dtype=np.uint8))
-                labels.append(label)
-        if not images:
-            raise DataError(f"{base}: no images ({', '.join(IMAGE_SUFFIXES)}) in the class folders")
-        if len({im.shape for im in images}) > 1:
-            raise DataError(f"{base}: images differ in size; set data.image_size to resize them")
-        return np.stack(images), np.asarray(labels, dtype=np.int32)
+    def split(name: str) -> tuple[Any, Any]:
+        if name not in parts:
+            return None, None
+        found, found_labels, names = list_class_folder(parts[name])
+        unknown = sorted(set(names) - set(classes))
+        if unknown:
+            raise DataError(f"{parts[name]}: class folders {unknown} are not in {parts['train']}")
+        remap = np.asarray([classes.index(n) for n in names], dtype=np.int32)
+        return files(found), remap[found_labels]
 
-    x_tr, y_tr = read(train_root)
-    x_te = y_te = None
-    if "test" in split_dirs and "train" in split_dirs:
-        x_te, y_te = read(split_dirs["test"])
-    return RawData(x_tr, y_tr, classes, x_te, y_te, str(root))
+    x_val, y_val = split("validation")
+    x_test, y_test = split("test")
+    return RawData(files(paths), labels, classes, x_test, y_test, str(root), x_val=x_val, y_val=y_val)
 
 
 @DATASETS.register("synthetic", classes=None, shape=None)

@@ -7,7 +7,7 @@ caller passes (``kerasnets.train.tasks``), so the data layer never imports train
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,24 @@ class Pipelines:
     train: Any
     validation: Any
     test: Any
+    counters: dict[str, Any] = field(default_factory=dict)  # image files: split -> delivered count
+
+
+def streamed(splits: Splits) -> bool:
+    """Whether the splits are image files decoded in the pipeline (not in-memory arrays)."""
+    return hasattr(splits.x_train, "paths")
+
+
+def geometries(recipe: Any, splits: Splits) -> tuple[Any, Any]:
+    """(training, evaluation) per-image geometry, or (None, None) for in-memory images that
+    need none (already at the model's size, no crops)."""
+    crop = recipe.crop
+    if not streamed(splits) and crop.train == "none" and crop.eval_side is None:
+        return None, None
+    from kerasnets.data.geometry import eval_geometry, train_geometry
+
+    size = tuple(splits.input_shape[:2])
+    return train_geometry(crop, size), eval_geometry(crop, size)
 
 
 def make_augmenter(recipe: Any, splits: Splits):
@@ -51,6 +69,18 @@ def make_pipelines(
         "layout": recipe.data.layout,
         "target_fn": task.target_fn(splits),
     }
+    train_view, eval_view = geometries(recipe, splits)
+    counters: dict[str, Any] = {}
+
+    def stream(split: str) -> dict[str, Any] | None:
+        if not streamed(splits):
+            return None
+        from kerasnets.data.stream import DeliveredCounter
+
+        counters[split] = DeliveredCounter()
+        options = {"counter": counters[split], "cache": recipe.data.cache}
+        return {**options, "shuffle_buffer": recipe.data.shuffle_buffer} if split == "train" else options
+
     train = make_dataset(
         splits.x_train,
         splits.y_train,
@@ -58,13 +88,25 @@ def make_pipelines(
         outputs=outputs,
         augmenter=augmenter,
         mixers=parse_steps(recipe.augment_batch),
+        geometry=train_view,
+        stream=stream("train"),
         **common,
     )
     validation = None
     if splits.y_val is not None and task.rules.validated:
-        validation = make_dataset(splits.x_val, splits.y_val, shuffle=False, outputs=outputs, **common)
-    test = make_dataset(splits.x_test, splits.y_test, shuffle=False, **common)
-    return Pipelines(train, validation, test)
+        validation = make_dataset(
+            splits.x_val,
+            splits.y_val,
+            shuffle=False,
+            outputs=outputs,
+            geometry=eval_view,
+            stream=stream("validation"),
+            **common,
+        )
+    test = make_dataset(
+        splits.x_test, splits.y_test, shuffle=False, geometry=eval_view, stream=stream("test"), **common
+    )
+    return Pipelines(train, validation, test, counters)
 
 
 def preview_batch(

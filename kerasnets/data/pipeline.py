@@ -47,11 +47,17 @@ class Splits:
         }
 
 
-def _stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
+def take(x: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` of an image array, or those files of an ``ImageFiles`` (not decoded)."""
+    return x.subset(index) if hasattr(x, "subset") else x[index]
+
+
+def _stratified_split(x: Any, y: np.ndarray, fraction: float, seed: int):
     from sklearn.model_selection import train_test_split
 
     stratify = y if y.ndim == 1 and np.bincount(y).min() >= 2 else None  # masks: a plain split
-    return train_test_split(x, y, test_size=fraction, random_state=seed, stratify=stratify)
+    keep, held = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=stratify)
+    return take(x, keep), take(x, held), y[keep], y[held]
 
 
 def resize_images(x: np.ndarray, size: tuple[int, int] | None, method: str) -> np.ndarray:
@@ -104,7 +110,9 @@ def convert_channels(x: np.ndarray, channels: int | None) -> np.ndarray:
 
 def prepare(raw: RawData, data: Any) -> Splits:
     """Split (with ``data.seed``), resize and convert channels; images stay uint8 and the
-    per-channel statistics (from the training split only) are applied batch by batch."""
+    per-channel statistics (from the training split only) are applied batch by batch.
+    Image files (``ImageFiles``) are split as a list and decoded later, in the pipeline; their
+    statistics come from a seeded sample of ``STATS_SAMPLE`` training files."""
     seed = data.seed
     x, y = raw.x_train, raw.y_train
     if raw.x_test is None:
@@ -112,24 +120,31 @@ def prepare(raw: RawData, data: Any) -> Splits:
     else:
         x_test, y_test = raw.x_test, raw.y_test
     if data.limit is not None and data.limit < len(y):
-        keep = np.random.default_rng(seed).permutation(len(y))[: data.limit]
-        x, y = x[keep], y[keep]
+        keep = np.sort(np.random.default_rng(seed).permutation(len(y))[: data.limit])
+        x, y = take(x, keep), y[keep]
     x_val = y_val = None
-    if data.validation_split > 0:
+    if raw.x_val is not None:
+        x_val, y_val = raw.x_val, raw.y_val
+    elif data.validation_split > 0:
         x, x_val, y, y_val = _stratified_split(x, y, data.validation_split, seed)
     size = tuple(data.image_size) if data.image_size else None
 
-    def shape(images: np.ndarray | None) -> np.ndarray | None:
+    def shape(images: Any) -> Any:
         if images is None:
             return None
+        if hasattr(images, "with_channels"):  # files: decoded at their size in the pipeline
+            return images.with_channels(data.channels)
         images = convert_channels(resize_images(images, size, data.resize), data.channels)
         return np.clip(np.rint(images), 0, 255).astype(np.uint8) if images.dtype != np.uint8 else images
 
     x, x_val, x_test = shape(x), shape(x_val), shape(x_test)
     channels = x.shape[-1]
     if data.normalize == "standardize":
-        mean = x.mean(axis=(0, 1, 2), dtype=np.float64)
-        std = x.std(axis=(0, 1, 2), dtype=np.float64) + 1e-7
+        from kerasnets.data.files import STATS_SAMPLE
+
+        pixels = x.sample(STATS_SAMPLE, seed) if hasattr(x, "sample") else x
+        mean = pixels.mean(axis=(0, 1, 2), dtype=np.float64)
+        std = pixels.std(axis=(0, 1, 2), dtype=np.float64) + 1e-7
     elif data.normalize == "scale":
         mean, std = np.zeros(channels), np.full(channels, 255.0)
     elif data.normalize in PREPROCESSING:  # keras.applications modes, in RGB
@@ -161,7 +176,7 @@ def load_splits(data: Any, data_dir: str | Path | None = None) -> Splits:
 
 
 def make_dataset(
-    x: np.ndarray,
+    x: Any,
     y: np.ndarray,
     batch_size: int,
     *,
@@ -176,6 +191,8 @@ def make_dataset(
     mixers: list[tuple[Any, dict[str, Any]]] = (),
     layout: str = "image",
     target_fn=None,
+    geometry=None,
+    stream: dict[str, Any] | None = None,
 ):
     """The input pipeline: shuffled index batches gather whole uint8 batches (as Keras does for
     arrays), the albumentations ``augmenter`` runs on whole batches in tf.data's parallel
@@ -187,11 +204,49 @@ def make_dataset(
     rewrites would copy them every epoch). Each batch gets a seed from a reproducible stream
     that changes every epoch, so augmentation is deterministic for a given recipe seed.
     ``layout`` reshapes images into sequences; ``target_fn(images, targets, seed)`` turns a
-    batch into (inputs, targets) for tasks other than classification."""
+    batch into (inputs, targets) for tasks other than classification.
+
+    ``geometry`` (``kerasnets.data.geometry.Geometry``) brings each image to the model's size
+    (random crops for training, a centre crop for evaluation) before augmentation. ``x`` may
+    be ``ImageFiles``: then the files stream through ``kerasnets.data.stream`` (``stream``
+    holds its counter, cache and shuffle buffer) and meet the same batch stage."""
     import tensorflow as tf
+
+    from kerasnets.data.files import ImageFiles
 
     count = len(y)
     full = count // batch_size
+    mean_t = tf.constant(mean, tf.float32)
+    std_t = tf.constant(std, tf.float32)
+    image_shape = (*geometry.size, x.shape[-1]) if geometry is not None else tuple(x.shape[1:])
+
+    def stage(images, target, batch_seed):
+        """One uint8 batch at the model's size -> what the model trains on."""
+        if augmenter is not None and getattr(augmenter, "in_graph", False):
+            images = augmenter.apply_in_graph(images, batch_seed)
+        elif augmenter is not None:
+            rows = images.shape[0]
+            images = tf.numpy_function(augmenter, [images, batch_seed], images.dtype, stateful=False)
+            images.set_shape((rows, *image_shape))
+        images = (tf.cast(images, tf.float32) - mean_t) / std_t
+        if one_hot:
+            target = tf.one_hot(target, num_classes)
+        for mixer, options in mixers:
+            images, target = mixer(images, target, batch_seed, **options)
+        if target_fn is not None:
+            images, target = target_fn(images, target, batch_seed)
+        if layout != "image":
+            images = tf.reshape(images, (-1, *layout_shape(tuple(image_shape), layout)))
+        if outputs > 1:
+            target = tuple([target] * outputs)
+        return images, target
+
+    if isinstance(x, ImageFiles):
+        from kerasnets.data.stream import file_dataset
+
+        return file_dataset(
+            x, y, batch_size, shuffle=shuffle, seed=seed, geometry=geometry, stage=stage, **(stream or {})
+        )
 
     def epoch(epoch_seed):
         # one permutation per epoch, cut into batches in one reshape (as Keras does for arrays:
@@ -212,31 +267,18 @@ def make_dataset(
     arrays = tf.data.Dataset.from_tensors((tf.convert_to_tensor(x), tf.convert_to_tensor(y))).repeat()
     ds = tf.data.Dataset.zip((indices, arrays))
     ds = ds.apply(tf.data.experimental.assert_cardinality(full + (1 if count % batch_size else 0)))
-    mean_t = tf.constant(mean, tf.float32)
-    std_t = tf.constant(std, tf.float32)
-    image_shape = x.shape[1:]
+    reshape = geometry is not None and (not geometry.plain or tuple(x.shape[1:3]) != tuple(geometry.size))
 
     def batch(index_and_seed, data):
         (index, batch_seed), (images, labels) = index_and_seed, data
         index = tf.ensure_shape(index, [None])
         images, target = tf.gather(images, index), tf.gather(labels, index)
-        if augmenter is not None and getattr(augmenter, "in_graph", False):
-            images = augmenter.apply_in_graph(images, batch_seed)
-        elif augmenter is not None:
-            images = tf.numpy_function(augmenter, [images, batch_seed], images.dtype, stateful=False)
-            images.set_shape((index.shape[0], *image_shape))
-        images = (tf.cast(images, tf.float32) - mean_t) / std_t
-        if one_hot:
-            target = tf.one_hot(target, num_classes)
-        for mixer, options in mixers:
-            images, target = mixer(images, target, batch_seed, **options)
-        if target_fn is not None:
-            images, target = target_fn(images, target, batch_seed)
-        if layout != "image":
-            images = tf.reshape(images, (-1, *layout_shape(tuple(image_shape), layout)))
-        if outputs > 1:
-            target = tuple([target] * outputs)
-        return images, target
+        if reshape:
+            from kerasnets.data.geometry import map_over_batch
+
+            images = map_over_batch(geometry.view, images, batch_seed, geometry.size)
+        images.set_shape((index.shape[0], *image_shape))
+        return stage(images, target, batch_seed)
 
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 import keras
 import numpy as np
@@ -141,6 +142,33 @@ def early_stopping(section) -> keras.callbacks.EarlyStopping:
         restore_best_weights=section.restore_best_weights,
         mode=metric_mode(section.monitor),
     )
+
+
+class SkippedFiles(keras.callbacks.Callback):
+    """Image files: after the first epoch, how many files of each split the pipeline could not
+    read (files listed - images delivered), in ``skipped``; printed once when any were."""
+
+    def __init__(self, counters: dict[str, Any], sizes: dict[str, int], echo) -> None:
+        super().__init__()
+        self.counters, self.sizes, self.echo = counters, sizes, echo
+        self.skipped: dict[str, int] | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.skipped is None:
+            for counter in self.counters.values():
+                counter.reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.skipped is not None:
+            return
+        self.skipped = {
+            split: self.sizes[split] - counter.value()
+            for split, counter in self.counters.items()
+            if split != "test"
+        }
+        if any(self.skipped.values()):
+            counts = ", ".join(f"{n} of {self.sizes[s]} {s}" for s, n in self.skipped.items() if n)
+            self.echo(f"skipped unreadable image files: {counts}")
 
 
 def training_callbacks(

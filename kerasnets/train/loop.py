@@ -7,7 +7,9 @@ import math
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from kerasnets.tracking import (
 )
 from kerasnets.train.artifacts import log_preview, log_results, model_summary_text
 from kerasnets.train.build import build_or_explain
-from kerasnets.train.callbacks import training_callbacks
+from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
     checkpoint_dir,
     completed_epochs,
@@ -150,6 +152,7 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
         log_preview(tracker, recipe, splits, task, augmenter)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []
+    skipped = SkippedFiles(pipelines.counters, splits.sizes(), echo)
     for index in range(current, len(phases)):
         phase = phases[index]
         if index > current:
@@ -157,15 +160,16 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
         first = len(prior)
         last = first + max(0, phase.end - max(phase.start, first))
         callbacks, timer, guard = training_callbacks(phase.recipe, task, model, tracker, folder, prior)
-        fit = model.fit(
-            pipelines.train,
-            validation_data=pipelines.validation,
-            epochs=last,
-            shuffle=False,
-            callbacks=callbacks,
-            verbose=verbose,
-            initial_epoch=first,
-        )
+        with unknown_length_ok():
+            fit = model.fit(
+                pipelines.train,
+                validation_data=pipelines.validation,
+                epochs=last,
+                shuffle=False,
+                callbacks=[*callbacks, skipped] if pipelines.counters else callbacks,
+                verbose=verbose,
+                initial_epoch=first,
+            )
         if guard.epoch is not None:
             raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {guard.epoch}")
         seconds += timer.seconds
@@ -173,7 +177,10 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
         prior = [{k: v[i] for k, v in merged.items()} for i in range(len(next(iter(merged.values()), [])))]
     history = merge_history(prior, {})
     net = task.inference(model)
-    metrics = task.evaluate(net, pipelines, splits, batch_size)
+    with unknown_length_ok():
+        metrics = task.evaluate(net, pipelines, splits, batch_size)
+    if skipped.skipped:
+        metrics.update({f"skipped_files_{split}": float(n) for split, n in skipped.skipped.items()})
     result = _result(metrics, history, int(model.count_params()), seconds, n_train, net, tracker)
     tracker.log_metrics(
         {
@@ -196,6 +203,15 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
     speed = f"{result.seconds_per_epoch:.2f} s/epoch, {result.images_per_second:,.0f} images/s"
     echo(f"{shown}{'; ' if shown else ''}{speed}")
     return result
+
+
+@contextmanager
+def unknown_length_ok():
+    """Image files: the number of batches is learnt in the first pass (a skipped file shortens
+    it), which Keras reports as input that "ran out of data"; that is expected here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def _enter_phase(phase, model, task, runtime, steps: int, tracker, echo, count: int) -> None:

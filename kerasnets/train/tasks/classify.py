@@ -33,17 +33,37 @@ def main_output(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.outputs[0], name=model.name)
 
 
-def evaluate_tta(model: keras.Model, splits, mode: str, crop_fraction: float, batch_size: int) -> float:
-    """Test accuracy with the softmax averaged over test-time views."""
-    from kerasnets.train.tta import tta_predict
+def evaluate_tta(model: keras.Model, splits, recipe, batch_size: int) -> float:
+    """Test accuracy with the softmax averaged over test-time views (``eval.tta``): the image
+    and its mirror, or AlexNet's ten crops (real crops of the ``crop.eval_side`` image)."""
+    import tensorflow as tf
 
-    probabilities = tta_predict(
-        lambda x: model.predict(x, batch_size=batch_size, verbose=0),
-        splits.normalize(splits.x_test),
-        mode,
-        crop_fraction,
-    )
-    return float(np.mean(np.argmax(probabilities, axis=-1) == splits.y_test))
+    from kerasnets.data.geometry import TTA_VIEWS
+    from kerasnets.data.stream import view_dataset
+
+    size = tuple(splits.input_shape[:2])
+    make = TTA_VIEWS[recipe.eval.tta]
+    views = lambda image: make(image, size, recipe.crop.eval_side, recipe.eval.crop_fraction)  # noqa: E731
+    correct = count = 0
+    for images, labels in view_dataset(
+        splits.x_test, splits.y_test, batch_size, views, splits.mean, splits.std
+    ):
+        rows, many = int(images.shape[0]), int(images.shape[1])
+        flat = tf.reshape(images, (rows * many, *images.shape[2:]))
+        probabilities = np.asarray(model.predict_on_batch(flat)).reshape(rows, many, -1).mean(axis=1)
+        correct += int(np.sum(np.argmax(probabilities, axis=-1) == labels.numpy()))
+        count += rows
+    return correct / max(count, 1)
+
+
+def labelled_predictions(net: keras.Model, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, class probabilities) over a dataset, in one pass: the labels that came with
+    the images (an unreadable image file is left out with its label)."""
+    labels, outputs = [], []
+    for images, target in dataset:
+        labels.append(np.asarray(target))
+        outputs.append(np.asarray(net.predict_on_batch(images)))
+    return np.concatenate(labels), np.concatenate(outputs)
 
 
 @TASKS.register("classify")
@@ -86,18 +106,20 @@ class Classify(Task):
 
     def evaluate(self, net, pipelines, splits, batch_size):
         test_loss, test_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
-        self.predictions = np.argmax(net.predict(pipelines.test, verbose=0), axis=-1)
+        labels, probabilities = labelled_predictions(net, pipelines.test)
+        self.labels = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
+        self.predictions = np.argmax(probabilities, axis=-1)
         metrics = {"test_loss": test_loss, "test_accuracy": test_accuracy}
+        if len(self.labels) < len(splits.y_test):
+            metrics["skipped_files_test"] = float(len(splits.y_test) - len(self.labels))
         if self.rules.tta and self.recipe.eval.tta != "none":
-            metrics["test_accuracy_tta"] = evaluate_tta(
-                net, splits, self.recipe.eval.tta, self.recipe.eval.crop_fraction, batch_size
-            )
+            metrics["test_accuracy_tta"] = evaluate_tta(net, splits, self.recipe, batch_size)
         return metrics
 
     def figures(self, net, splits):
         from kerasnets.plots import confusion_matrix_figure
 
-        figure = confusion_matrix_figure(splits.y_test, self.predictions, splits.class_names)
+        figure = confusion_matrix_figure(self.labels, self.predictions, splits.class_names)
         return [(figure, "confusion_matrix.png")]
 
 
@@ -137,6 +159,7 @@ class Sequence(Classify):
         test_loss, step_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
         probabilities = net.predict(pipelines.test, verbose=0)  # (N, T, classes)
         self.predictions = np.argmax(probabilities[:, -1], axis=-1)
+        self.labels = splits.y_test
         return {
             "test_loss": test_loss,
             "test_accuracy": float(np.mean(self.predictions == splits.y_test)),
