@@ -60,10 +60,10 @@ def pipelines(root: Path) -> dict[str, object]:
     import tensorflow as tf
 
     from kerasnets.data.augment import BatchAugmenter
-    from kerasnets.data.files import ImageFiles, list_class_folder
+    from kerasnets.data.files import ImageFiles, decode, list_class_folder
     from kerasnets.data.geometry import Geometry, random_resized_crop, resize
     from kerasnets.data.pipeline import make_dataset
-    from kerasnets.data.stream import DeliveredCounter, decode
+    from kerasnets.data.stream import DeliveredCounter
 
     paths, labels, classes = list_class_folder(root)
     view = lambda image, seed: random_resized_crop(image, seed, SIZE, (0.08, 1.0), (0.75, 4 / 3))  # noqa: E731

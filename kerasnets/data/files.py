@@ -84,9 +84,24 @@ def decode_file(path: str, size: tuple[int, int], channels: int) -> np.ndarray:
     import tensorflow as tf
 
     from kerasnets.data.geometry import resize
-    from kerasnets.data.stream import decode
 
     return resize(decode(tf.constant(str(path)), channels), size).numpy()
+
+
+def decode(path: Any, channels: int) -> Any:
+    """A uint8 ``(H, W, channels)`` image tensor from a PNG, JPEG, BMP, GIF (first frame) or
+    WebP file, in the graph (a corrupt file raises, which the pipeline's ``ignore_errors`` drops)."""
+    import tensorflow as tf
+
+    data = tf.io.read_file(path)
+    webp = tf.strings.regex_full_match(tf.strings.lower(path), r".*\.webp")
+    image = tf.cond(
+        webp,
+        lambda: tf.io.decode_webp(data, channels=3)[0],
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+    )
+    image = tf.ensure_shape(image, [None, None, 3])
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
 
 
 def list_class_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

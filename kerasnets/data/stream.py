@@ -20,21 +20,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from kerasnets.data.files import ImageFiles
+from kerasnets.data.files import ImageFiles, decode
 from kerasnets.data.geometry import Geometry
-
-
-def decode(path: tf.Tensor, channels: int) -> tf.Tensor:
-    """A uint8 ``(H, W, channels)`` image from a PNG, JPEG, BMP, GIF (first frame) or WebP file."""
-    data = tf.io.read_file(path)
-    webp = tf.strings.regex_full_match(tf.strings.lower(path), r".*\.webp")
-    image = tf.cond(
-        webp,
-        lambda: tf.io.decode_webp(data, channels=3)[0],
-        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
-    )
-    image = tf.ensure_shape(image, [None, None, 3])
-    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
 
 
 class DeliveredCounter:
