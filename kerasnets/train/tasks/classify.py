@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasnets.rules import resolved_loss
+from kerasnets.rules import resolved_loss, top_k_metric
 from kerasnets.train.callbacks import AliasMainOutput
 from kerasnets.train.components import LOSSES
 from kerasnets.train.tasks.base import TASKS, Task
@@ -33,8 +33,18 @@ def main_output(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.outputs[0], name=model.name)
 
 
-def evaluate_tta(model: keras.Model, splits, mode: str, crop_fraction: float, batch_size: int) -> float:
-    """Test accuracy with the softmax averaged over test-time views."""
+def top_k_accuracy(labels: np.ndarray, probabilities: np.ndarray, k: int) -> float:
+    """Share of ``labels`` (integers) among the ``k`` highest ``probabilities`` (Keras' metric)."""
+    metric = keras.metrics.SparseTopKCategoricalAccuracy(k=k)
+    metric.update_state(labels, probabilities)
+    return float(metric.result())
+
+
+def evaluate_tta(
+    model: keras.Model, splits, mode: str, crop_fraction: float, batch_size: int, top_k: int | None = None
+) -> dict[str, float]:
+    """Test accuracy (and top-k accuracy when ``top_k``) with the softmax averaged over
+    test-time views."""
     from kerasnets.train.tta import tta_predict
 
     probabilities = tta_predict(
@@ -43,7 +53,10 @@ def evaluate_tta(model: keras.Model, splits, mode: str, crop_fraction: float, ba
         mode,
         crop_fraction,
     )
-    return float(np.mean(np.argmax(probabilities, axis=-1) == splits.y_test))
+    metrics = {"test_accuracy_tta": float(np.mean(np.argmax(probabilities, axis=-1) == splits.y_test))}
+    if top_k:
+        metrics[f"test_top_{top_k}_accuracy_tta"] = top_k_accuracy(splits.y_test, probabilities, top_k)
+    return metrics
 
 
 @TASKS.register("classify")
@@ -59,11 +72,26 @@ class Classify(Task):
     def outputs(self, model):
         return len(model.outputs)
 
+    def top_k(self, model: keras.Model) -> str | None:
+        """``top_{k}_accuracy`` when the model has more than ``eval.top_k`` classes."""
+        return top_k_metric(self.name, self.recipe.eval.top_k, int(model.outputs[0].shape[-1]))
+
+    def epoch_metrics(self, model: keras.Model) -> list:
+        """The main output's metrics: accuracy, and Keras' top-k accuracy for its labels."""
+        name = self.top_k(model)
+        if name is None:
+            return ["accuracy"]
+        metrics = keras.metrics
+        one_hot = make_loss(self.recipe)[1]
+        metric = metrics.TopKCategoricalAccuracy if one_hot else metrics.SparseTopKCategoricalAccuracy
+        return ["accuracy", metric(k=self.recipe.eval.top_k, name=name)]
+
     def compile(self, model, optimizer, jit_compile, steps_per_execution):
         loss = make_loss(self.recipe)[0]
         outputs = len(model.outputs)
         weights = None if outputs == 1 else [1.0] + [AUX_LOSS_WEIGHT] * (outputs - 1)
-        metrics = ["accuracy"] if outputs == 1 else [["accuracy"]] + [[] for _ in range(outputs - 1)]
+        main = self.epoch_metrics(model)
+        metrics = main if outputs == 1 else [main] + [[] for _ in range(outputs - 1)]
         model.compile(
             optimizer=optimizer,
             loss=loss if outputs == 1 else [loss] * outputs,
@@ -75,22 +103,27 @@ class Classify(Task):
 
     def callbacks(self, model, tracker):
         if len(model.outputs) > 1:
-            return [AliasMainOutput(model.outputs[0]._keras_history.operation.name)]
+            names = ["accuracy", *filter(None, [self.top_k(model)])]
+            return [AliasMainOutput(model.outputs[0]._keras_history.operation.name, names)]
         return []
 
     def inference(self, model):
         net = main_output(model)
         if net is not model:
-            net.compile(loss=make_loss(self.recipe)[0], metrics=["accuracy"])
+            net.compile(loss=make_loss(self.recipe)[0], metrics=self.epoch_metrics(net))
         return net
 
     def evaluate(self, net, pipelines, splits, batch_size):
-        test_loss, test_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        values = net.evaluate(pipelines.test, verbose=0, return_dict=True)
         self.predictions = np.argmax(net.predict(pipelines.test, verbose=0), axis=-1)
-        metrics = {"test_loss": test_loss, "test_accuracy": test_accuracy}
+        metrics = {"test_loss": float(values["loss"]), "test_accuracy": float(values["accuracy"])}
+        top = self.top_k(net)
+        if top:
+            metrics[f"test_{top}"] = float(values[top])
         if self.rules.tta and self.recipe.eval.tta != "none":
-            metrics["test_accuracy_tta"] = evaluate_tta(
-                net, splits, self.recipe.eval.tta, self.recipe.eval.crop_fraction, batch_size
+            k = self.recipe.eval.top_k if top else None
+            metrics |= evaluate_tta(
+                net, splits, self.recipe.eval.tta, self.recipe.eval.crop_fraction, batch_size, k
             )
         return metrics
 
@@ -134,11 +167,15 @@ class Sequence(Classify):
     def evaluate(self, net, pipelines, splits, batch_size):
         if not self.many_to_many():
             return super().evaluate(net, pipelines, splits, batch_size)
-        test_loss, step_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        values = net.evaluate(pipelines.test, verbose=0, return_dict=True)
         probabilities = net.predict(pipelines.test, verbose=0)  # (N, T, classes)
         self.predictions = np.argmax(probabilities[:, -1], axis=-1)
-        return {
-            "test_loss": test_loss,
+        metrics = {
+            "test_loss": float(values["loss"]),
             "test_accuracy": float(np.mean(self.predictions == splits.y_test)),
-            "test_step_accuracy": step_accuracy,
+            "test_step_accuracy": float(values["accuracy"]),
         }
+        top, k = self.top_k(net), self.recipe.eval.top_k
+        if top:  # like test_accuracy, from the last step
+            metrics[f"test_{top}"] = top_k_accuracy(splits.y_test, probabilities[:, -1], k)
+        return metrics
