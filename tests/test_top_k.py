@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import tiny_recipe
 
+from kerasnets.errors import RecipeError
 from kerasnets.recipe import validate
 from kerasnets.rules import metric_mode, monitors, top_k_metric
 from kerasnets.train.loop import run
@@ -110,9 +111,11 @@ def test_top_k_rules_and_monitors():
         assert metric_mode(name) == "max"
     # digits has 10 classes: a valid monitor; 4 synthetic classes have no top-5
     validate({"regularization": {"early_stopping": {"monitor": "val_top_5_accuracy"}}}, "t")
-    with pytest.raises(Exception, match=r"logs no 'val_top_5_accuracy'.*needs more than eval.top_k classes; 4"):
+    no_top5 = r"logs no 'val_top_5_accuracy'.*needs more than eval.top_k classes; 4"
+    with pytest.raises(RecipeError, match=no_top5):
         validate(tiny_recipe(regularization={"early_stopping": {"monitor": "val_top_5_accuracy"}}), "t")
-    validate(tiny_recipe(eval={"top_k": 3}, schedule={"name": "plateau", "monitor": "val_top_3_accuracy"}), "t")
+    plateau = {"name": "plateau", "monitor": "val_top_3_accuracy"}
+    validate(tiny_recipe(eval={"top_k": 3}, schedule=plateau), "t")
 
 
 def _synthetic(classes: int, **sections) -> dict:
