@@ -338,6 +338,11 @@ class EvalSection(Section):
         description="ten_crop without crop.eval_side: side of each crop as a fraction of the "
         "image (resized back)",
     )
+    top_k: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        5,
+        description="classifiers with more than top_k classes log top_{k}_accuracy per epoch "
+        "(and val_) and test_top_{k}_accuracy; null = off",
+    )
 
 
 class TrainSection(Section):
@@ -351,6 +356,14 @@ class TrainSection(Section):
         "auto", description="auto = mixed_bfloat16 on GPU, float32 on CPU"
     )
     verbose: Literal[0, 1, 2] | None = Field(None, description="Keras fit verbosity; auto when null")
+    distribute: Literal["auto", "none", "mirrored"] = Field(
+        "auto",
+        description="mirrored = tf.distribute.MirroredStrategy over this machine's GPUs (the "
+        "global batch is data.batch_size x replicas); auto = mirrored with more than one GPU",
+    )
+    sync_batchnorm: bool = Field(
+        False, description="BatchNormalization statistics over the global batch (all replicas)"
+    )
 
     @field_validator("loss")
     @classmethod

@@ -34,6 +34,8 @@ class TaskRules:
     metrics: tuple[str, ...] = ("loss",)  # logged per epoch (and with val_ when validated)
     validated: bool = True  # fit sees the validation split
     plateau_monitor: str = "val_loss"  # schedule plateau's monitor when the recipe names none
+    top_k: bool = False  # logs top_{k}_accuracy (eval.top_k) when the model has more than k classes
+    distribute: bool = True  # trains under train.distribute: mirrored (fit's own train_step)
 
     @property
     def default_loss(self) -> str | None:
@@ -50,12 +52,14 @@ TASK_RULES: dict[str, TaskRules] = {
         explain=True,
         metrics=("loss", "accuracy"),
         plateau_monitor="val_accuracy",
+        top_k=True,
     ),
     "sequence": TaskRules(
         layouts=("rows", "pixels"),
         losses=_CLASSIFICATION_LOSSES,
         metrics=("loss", "accuracy"),
         plateau_monitor="val_accuracy",
+        top_k=True,
     ),
     "reconstruct": TaskRules(losses=("mse",), metrics=("loss", "mae")),
     "denoise": TaskRules(losses=("mse",), metrics=("loss", "mae")),
@@ -70,6 +74,8 @@ TASK_RULES: dict[str, TaskRules] = {
         warmup=False,
         metrics=("d_loss", "g_loss"),
         validated=False,
+        # its train_step sums two tapes' gradients over replicas unscaled: not the 1-device result
+        distribute=False,
     ),
 }
 
@@ -104,8 +110,8 @@ def metric_mode(name: str) -> Literal["max", "min"]:
         return METRIC_MODES[base]
     if base.endswith("_loss"):
         return "min"  # an output's loss (GoogLeNet's aux heads)
-    if base.endswith("_accuracy"):
-        return "max"
+    if base.endswith(("_accuracy", "_accuracy_tta")):
+        return "max"  # top_5_accuracy, an output's accuracy, top_5_accuracy_tta
     raise UnknownMetricError(
         f"cannot tell whether {name!r} is maximised; known metrics: {', '.join(METRIC_MODES)}"
     )
@@ -115,13 +121,38 @@ def is_maximized(name: str) -> bool:
     return metric_mode(name) == "max"
 
 
-def monitors(task: str, validation: bool) -> list[str]:
-    """The metric names a callback of task ``task`` can monitor."""
+def top_k_metric(task: str, top_k: int | None, num_classes: int | None) -> str | None:
+    """``top_{k}_accuracy`` when task ``task`` logs it: ``eval.top_k`` set and more than k
+    classes (``num_classes`` None = not known before the data are read: assumed)."""
+    if not TASK_RULES[task].top_k or not top_k or (num_classes is not None and num_classes <= top_k):
+        return None
+    return f"top_{top_k}_accuracy"
+
+
+def monitors(task: str, validation: bool, top_k: str | None = None) -> list[str]:
+    """The metric names a callback of task ``task`` can monitor (``top_k``: its top-k metric)."""
     rules = TASK_RULES[task]
-    names = list(rules.metrics)
+    names = [*rules.metrics, *([top_k] if top_k else [])]
     if validation and rules.validated:
-        names += [f"val_{m}" for m in rules.metrics]
+        names += [f"val_{m}" for m in names]
     return names
+
+
+def class_count(recipe: Any) -> int | None:
+    """How many classes the recipe's model predicts, when known without reading data files
+    (``model.num_classes``, the data set's registered count or its loader option)."""
+    import inspect
+
+    from kerasnets.data.datasets import DATASETS
+
+    if recipe.model.num_classes:
+        return recipe.model.num_classes
+    count = DATASETS.meta(recipe.data.dataset).get("classes")
+    if count is None:
+        parameters = inspect.signature(DATASETS.get(recipe.data.dataset)).parameters
+        default = parameters["num_classes"].default if "num_classes" in parameters else None
+        count = recipe.data.options.get("num_classes", default)
+    return int(count) if count is not None else None
 
 
 def resolved_loss(recipe: Any) -> str | None:
@@ -252,9 +283,12 @@ def _choice_problems(recipe: Any, rules: TaskRules) -> list[Problem]:
     return problems
 
 
-def _monitor_problems(recipe: Any) -> list[Problem]:
+def monitor_problems(recipe: Any, num_classes: int | None) -> list[Problem]:
+    """Monitors the task does not log; ``num_classes`` decides whether a top-k metric exists
+    (None: unknown until the data are read, so a top-k monitor passes; the loop checks again)."""
     validation = recipe.data.validation_split > 0
-    valid = monitors(recipe.task.name, validation)
+    top_k = top_k_metric(recipe.task.name, recipe.eval.top_k, num_classes)
+    valid = monitors(recipe.task.name, validation, top_k)
     watched = {"schedule.monitor": recipe.schedule.monitor if recipe.schedule.name == "plateau" else None}
     if recipe.schedule.name == "plateau" and recipe.schedule.monitor is None:
         watched["schedule.monitor"] = TASK_RULES[recipe.task.name].plateau_monitor
@@ -264,6 +298,8 @@ def _monitor_problems(recipe: Any) -> list[Problem]:
     for key, name in watched.items():
         if name is not None and name not in valid:
             hint = "" if validation else " (data.validation_split is 0: no val_ metrics)"
+            if "top_" in name and top_k is None and TASK_RULES[recipe.task.name].top_k:
+                hint += f" (top-k accuracy needs more than eval.top_k classes; {num_classes} here)"
             problems.append(
                 (key, f"task {recipe.task.name!r} logs no {name!r}{hint}. Valid: {', '.join(valid)}", None)
             )
@@ -295,6 +331,26 @@ def _other_problems(recipe: Any) -> list[Problem]:
         )
     if recipe.init.leaky_slope and recipe.init.kernel not in ("he_normal", "he_uniform"):
         problems.append(("init.leaky_slope", "applies to init.kernel he_normal or he_uniform only", None))
+    return problems
+
+
+def _distribute_problems(recipe: Any) -> list[Problem]:
+    train, task, problems = recipe.train, recipe.task.name, []
+    if train.distribute == "mirrored" and not TASK_RULES[task].distribute:
+        takers = ", ".join(t for t, r in TASK_RULES.items() if r.distribute)
+        message = (
+            f"task {task!r} cannot train under 'mirrored' (its own train_step does not scale "
+            f"its losses per replica); set none or auto (one device for it). Tasks that can: {takers}"
+        )
+        problems.append(("train.distribute", message, None))
+    steps = train.steps_per_execution
+    if train.distribute == "mirrored" and steps != "auto" and steps > 1:
+        message = "must be 1 or auto under train.distribute mirrored (more fails: keras-team/keras#19246)"
+        problems.append(("train.steps_per_execution", message, None))
+    if train.sync_batchnorm and train.distribute == "none":
+        problems.append(
+            ("train.sync_batchnorm", "applies under train.distribute mirrored or auto, not none", None)
+        )
     return problems
 
 
@@ -433,9 +489,10 @@ def recipe_problems(recipe: Any) -> list[Problem]:
     problems = [
         *_choice_problems(recipe, rules),
         *_feature_problems(recipe, rules),
-        *_monitor_problems(recipe),
+        *monitor_problems(recipe, class_count(recipe)),
         *_model_problems(recipe),
         *_other_problems(recipe),
+        *_distribute_problems(recipe),
         *_weights_problems(recipe),
         *_stream_problems(recipe),
     ]

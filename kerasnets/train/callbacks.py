@@ -100,19 +100,21 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class AliasMainOutput(keras.callbacks.Callback):
-    """With auxiliary outputs, expose the main output's metrics as plain ``accuracy`` etc."""
+    """With auxiliary outputs, expose the main output's metrics (``names``: accuracy, top-k
+    accuracy) under their plain names, as a single-output model logs them."""
 
-    def __init__(self, main: str) -> None:
+    def __init__(self, main: str, names: list[str] | tuple[str, ...] = ("accuracy",)) -> None:
         super().__init__()
-        self.main = main
+        self.main, self.names = main, tuple(names)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         for prefix in ("", "val_"):
-            key = f"{prefix}{self.main}_accuracy"
-            if key in logs:
-                logs[f"{prefix}accuracy"] = logs[key]
+            for name in self.names:
+                key = f"{prefix}{self.main}_{name}"
+                if key in logs:
+                    logs[f"{prefix}{name}"] = logs[key]
 
 
 class SampleGrid(keras.callbacks.Callback):

@@ -18,7 +18,7 @@ import numpy as np
 
 from kerasnets.data.inputs import make_augmenter, make_pipelines
 from kerasnets.data.pipeline import Splits, load_splits
-from kerasnets.errors import KerasnetsError, TrainingDiverged
+from kerasnets.errors import KerasnetsError, Problem, RecipeError, TrainingDiverged
 from kerasnets.recipe import Recipe, load_recipe
 from kerasnets.rules import with_input_size
 from kerasnets.tracking import (
@@ -30,7 +30,7 @@ from kerasnets.tracking import (
     tracking_uri,
 )
 from kerasnets.train.artifacts import log_preview, log_results, model_summary_text
-from kerasnets.train.build import build_or_explain
+from kerasnets.train.build import build_or_explain, check_monitors
 from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
     checkpoint_dir,
@@ -40,7 +40,7 @@ from kerasnets.train.checkpoint import (
     restore,
 )
 from kerasnets.train.optimizers import make_optimizer
-from kerasnets.train.runtime import Runtime, apply_runtime, resolve_runtime
+from kerasnets.train.runtime import Runtime, apply_runtime, resolve_runtime, strategy_scope
 from kerasnets.train.tasks import TASKS
 from kerasnets.version import __version__
 from kerasnets.weights.initial import load_initial_weights, log_initial_weights
@@ -73,6 +73,7 @@ def resolved_recipe(recipe: Recipe, runtime: Runtime) -> Recipe:
             "jit_compile": runtime.jit_compile,
             "steps_per_execution": runtime.steps_per_execution,
             "mixed_precision": runtime.mixed_precision,
+            "distribute": runtime.distribute,
         }
     )
     return with_input_size(recipe).model_copy(update={"train": train})
@@ -115,31 +116,57 @@ def run(
     tags. ``splits`` skips loading (callers that run many recipes on the same data).
     ``resume_run_id`` reopens that run and continues from its last checkpointed epoch.
     """
-    runtime = resolve_runtime(recipe.train)
+    runtime = resolve_runtime(recipe.train, recipe.task.name, recipe_path)
     recipe = resolved_recipe(recipe, runtime)
     apply_runtime(recipe.train, runtime)
     splits = splits or load_splits(recipe.data, data_dir)
+    check_monitors(recipe, recipe.model.num_classes or splits.num_classes, recipe_path)
+    check_first_batch(recipe, len(splits.y_train), runtime.replicas, recipe_path)
     task = TASKS.get(recipe.task.name)(recipe)
-    model = build_or_explain(recipe, task.input_shape(splits), splits.num_classes, recipe_path)
     uri = tracking_uri(recipe.tracking.uri)
-    origin = load_initial_weights(recipe, model, uri, recipe_path) if not resume_run_id else None
-    augmenter = make_augmenter(recipe, splits)
-    if not recipe.tracking.enabled:
-        tracker = NullTracker()
-    else:
-        check_store(uri)
-        tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
-        tracker = Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
-    with sigterm_as_interrupt(), tracker:
-        if origin is not None:
-            echo(origin.summary())
-            log_initial_weights(tracker, origin)
-        return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter)
+    # built, compiled (optimizers), restored and trained in one scope: under MirroredStrategy
+    # every variable is mirrored on each replica's device
+    with strategy_scope(runtime):
+        shape = task.input_shape(splits)
+        model = build_or_explain(recipe, shape, splits.num_classes, recipe_path, runtime.replicas)
+        origin = load_initial_weights(recipe, model, uri, recipe_path) if not resume_run_id else None
+        augmenter = make_augmenter(recipe, splits)
+        if not recipe.tracking.enabled:
+            tracker = NullTracker()
+        else:
+            check_store(uri)
+            tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
+            tracker = Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
+        with sigterm_as_interrupt(), tracker:
+            if origin is not None:
+                echo(origin.summary())
+                log_initial_weights(tracker, origin)
+            return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter)
+
+
+def check_first_batch(recipe: Recipe, examples: int, replicas: int, file: str | None) -> None:
+    """Under MirroredStrategy Keras averages the first batch over the replicas to build the
+    model, which fails unless it splits evenly (keras-team/keras#19246): a recipe error here."""
+    first = min(global_batch_size(recipe, examples, replicas), examples)
+    if replicas > 1 and first % replicas:
+        message = (
+            f"the first batch ({first} examples) does not split evenly over {replicas} replicas; "
+            f"set data.limit so the training split is a multiple of {replicas}, or an integer batch size"
+        )
+        raise RecipeError(file or "(recipe)", [Problem("data.batch_size", message)])
+
+
+def global_batch_size(recipe: Recipe, examples: int, replicas: int) -> int:
+    """Examples per step over all replicas: ``data.batch_size`` on each replica (``full``:
+    every training example, shared out among the replicas)."""
+    if recipe.data.batch_size == "full":
+        return examples
+    return int(recipe.data.batch_size) * replicas
 
 
 def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task, model, augmenter):
     n_train = len(splits.y_train)
-    batch_size = n_train if recipe.data.batch_size == "full" else int(recipe.data.batch_size)
+    batch_size = global_batch_size(recipe, n_train, runtime.replicas)  # the pipelines' batches
     steps = max(1, min(runtime.steps_per_execution, math.ceil(n_train / batch_size)))
     folder = checkpoint_dir(tracker.artifact_uri, tracker.run_id) if tracker.run_id else None
     phases = training_phases(recipe)
@@ -249,7 +276,9 @@ def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, fold
         tracker.log_params(
             {
                 **recipe.flatten(),
-                "resolved.batch_size": str(batch_size),
+                "resolved.batch_size": str(math.ceil(batch_size / runtime.replicas)),  # per replica
+                "resolved.replicas": str(runtime.replicas),
+                "resolved.global_batch_size": str(batch_size),
                 "resolved.device": runtime.device,
                 "data.source": splits.source,
                 **{f"data.size.{k}": str(v) for k, v in splits.sizes().items()},
@@ -259,9 +288,11 @@ def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, fold
         tracker.log_text(recipe.to_yaml(), "recipe.yaml")
         if tracker.run_id:
             tracker.log_text(model_summary_text(model), "model_summary.txt")
+    replicas = f" ({runtime.replicas} replicas, mirrored)" if runtime.replicas > 1 else ""
     echo(
         f"{recipe.model.name} ({recipe.task.name}): {model.count_params():,} parameters; "
-        f"{recipe.data.dataset} {splits.sizes()} at {input_shape}; {runtime.device}, batch {batch_size}"
+        f"{recipe.data.dataset} {splits.sizes()} at {input_shape}; {runtime.device}{replicas}, "
+        f"batch {batch_size}"
     )
     return prior
 

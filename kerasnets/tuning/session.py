@@ -170,7 +170,11 @@ def run_worker(
     data_dir: str | None = None,
     echo: Callable[[str], None] = print,
 ) -> None:
-    """One worker of a ``--workers N`` sweep (env KERASTUNER_TUNER_ID/ORACLE_IP/ORACLE_PORT set)."""
+    """One worker of a ``--workers N`` sweep (env KERASTUNER_TUNER_ID/ORACLE_IP/ORACLE_PORT set).
+    GPU memory grows as needed: with more workers than GPUs, several share one."""
+    from kerasnets.train.runtime import enable_memory_growth
+
+    enable_memory_growth()  # before TensorFlow allocates anything in this process
     sweep = load_sweep(path, overrides)
     from kerasnets.tuning.records import SweepRecords
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasnets.rules import resolved_loss
+from kerasnets.rules import resolved_loss, top_k_metric
 from kerasnets.train.callbacks import AliasMainOutput
 from kerasnets.train.components import LOSSES
 from kerasnets.train.tasks.base import TASKS, Task
@@ -33,9 +33,19 @@ def main_output(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.outputs[0], name=model.name)
 
 
-def evaluate_tta(model: keras.Model, splits, recipe, batch_size: int) -> float:
-    """Test accuracy with the softmax averaged over test-time views (``eval.tta``): the image
-    and its mirror, or AlexNet's ten crops (real crops of the ``crop.eval_side`` image)."""
+def top_k_accuracy(labels: np.ndarray, probabilities: np.ndarray, k: int) -> float:
+    """Share of ``labels`` (integers) among the ``k`` highest ``probabilities`` (Keras' metric)."""
+    metric = keras.metrics.SparseTopKCategoricalAccuracy(k=k)
+    metric.update_state(labels, probabilities)
+    return float(metric.result())
+
+
+def evaluate_tta(
+    model: keras.Model, splits, recipe, batch_size: int, top_k: int | None = None
+) -> dict[str, float]:
+    """Test accuracy (and top-k accuracy when ``top_k``) with the softmax averaged over
+    test-time views (``eval.tta``): the image and its mirror, or AlexNet's ten crops (real
+    crops of the ``crop.eval_side`` image)."""
     import tensorflow as tf
 
     from kerasnets.data.geometry import TTA_VIEWS
@@ -44,16 +54,19 @@ def evaluate_tta(model: keras.Model, splits, recipe, batch_size: int) -> float:
     size = tuple(splits.input_shape[:2])
     make = TTA_VIEWS[recipe.eval.tta]
     views = lambda image: make(image, size, recipe.crop.eval_side, recipe.eval.crop_fraction)  # noqa: E731
-    correct = count = 0
-    for images, labels in view_dataset(
+    labels, averaged = [], []
+    for images, target in view_dataset(
         splits.x_test, splits.y_test, batch_size, views, splits.mean, splits.std
     ):
         rows, many = int(images.shape[0]), int(images.shape[1])
         flat = tf.reshape(images, (rows * many, *images.shape[2:]))
-        probabilities = np.asarray(model.predict_on_batch(flat)).reshape(rows, many, -1).mean(axis=1)
-        correct += int(np.sum(np.argmax(probabilities, axis=-1) == labels.numpy()))
-        count += rows
-    return correct / max(count, 1)
+        averaged.append(np.asarray(model.predict_on_batch(flat)).reshape(rows, many, -1).mean(axis=1))
+        labels.append(target.numpy())
+    labels, probabilities = np.concatenate(labels), np.concatenate(averaged)
+    metrics = {"test_accuracy_tta": float(np.mean(np.argmax(probabilities, axis=-1) == labels))}
+    if top_k:
+        metrics[f"test_top_{top_k}_accuracy_tta"] = top_k_accuracy(labels, probabilities, top_k)
+    return metrics
 
 
 def labelled_predictions(net: keras.Model, dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -79,11 +92,26 @@ class Classify(Task):
     def outputs(self, model):
         return len(model.outputs)
 
+    def top_k(self, model: keras.Model) -> str | None:
+        """``top_{k}_accuracy`` when the model has more than ``eval.top_k`` classes."""
+        return top_k_metric(self.name, self.recipe.eval.top_k, int(model.outputs[0].shape[-1]))
+
+    def epoch_metrics(self, model: keras.Model) -> list:
+        """The main output's metrics: accuracy, and Keras' top-k accuracy for its labels."""
+        name = self.top_k(model)
+        if name is None:
+            return ["accuracy"]
+        metrics = keras.metrics
+        one_hot = make_loss(self.recipe)[1]
+        metric = metrics.TopKCategoricalAccuracy if one_hot else metrics.SparseTopKCategoricalAccuracy
+        return ["accuracy", metric(k=self.recipe.eval.top_k, name=name)]
+
     def compile(self, model, optimizer, jit_compile, steps_per_execution):
         loss = make_loss(self.recipe)[0]
         outputs = len(model.outputs)
         weights = None if outputs == 1 else [1.0] + [AUX_LOSS_WEIGHT] * (outputs - 1)
-        metrics = ["accuracy"] if outputs == 1 else [["accuracy"]] + [[] for _ in range(outputs - 1)]
+        main = self.epoch_metrics(model)
+        metrics = main if outputs == 1 else [main] + [[] for _ in range(outputs - 1)]
         model.compile(
             optimizer=optimizer,
             loss=loss if outputs == 1 else [loss] * outputs,
@@ -95,25 +123,30 @@ class Classify(Task):
 
     def callbacks(self, model, tracker):
         if len(model.outputs) > 1:
-            return [AliasMainOutput(model.outputs[0]._keras_history.operation.name)]
+            names = ["accuracy", *filter(None, [self.top_k(model)])]
+            return [AliasMainOutput(model.outputs[0]._keras_history.operation.name, names)]
         return []
 
     def inference(self, model):
         net = main_output(model)
         if net is not model:
-            net.compile(loss=make_loss(self.recipe)[0], metrics=["accuracy"])
+            net.compile(loss=make_loss(self.recipe)[0], metrics=self.epoch_metrics(net))
         return net
 
     def evaluate(self, net, pipelines, splits, batch_size):
-        test_loss, test_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        values = net.evaluate(pipelines.test, verbose=0, return_dict=True)
         labels, probabilities = labelled_predictions(net, pipelines.test)
         self.labels = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
         self.predictions = np.argmax(probabilities, axis=-1)
-        metrics = {"test_loss": test_loss, "test_accuracy": test_accuracy}
+        metrics = {"test_loss": float(values["loss"]), "test_accuracy": float(values["accuracy"])}
+        top = self.top_k(net)
+        if top:
+            metrics[f"test_{top}"] = float(values[top])
         if len(self.labels) < len(splits.y_test):
             metrics["skipped_files_test"] = float(len(splits.y_test) - len(self.labels))
         if self.rules.tta and self.recipe.eval.tta != "none":
-            metrics["test_accuracy_tta"] = evaluate_tta(net, splits, self.recipe, batch_size)
+            k = self.recipe.eval.top_k if top else None
+            metrics |= evaluate_tta(net, splits, self.recipe, batch_size, k)
         return metrics
 
     def figures(self, net, splits):
@@ -156,12 +189,16 @@ class Sequence(Classify):
     def evaluate(self, net, pipelines, splits, batch_size):
         if not self.many_to_many():
             return super().evaluate(net, pipelines, splits, batch_size)
-        test_loss, step_accuracy = (float(v) for v in net.evaluate(pipelines.test, verbose=0)[:2])
+        values = net.evaluate(pipelines.test, verbose=0, return_dict=True)
         probabilities = net.predict(pipelines.test, verbose=0)  # (N, T, classes)
         self.predictions = np.argmax(probabilities[:, -1], axis=-1)
         self.labels = splits.y_test
-        return {
-            "test_loss": test_loss,
+        metrics = {
+            "test_loss": float(values["loss"]),
             "test_accuracy": float(np.mean(self.predictions == splits.y_test)),
-            "test_step_accuracy": step_accuracy,
+            "test_step_accuracy": float(values["accuracy"]),
         }
+        top, k = self.top_k(net), self.recipe.eval.top_k
+        if top:  # like test_accuracy, from the last step
+            metrics[f"test_{top}"] = top_k_accuracy(splits.y_test, probabilities[:, -1], k)
+        return metrics
