@@ -1,4 +1,4 @@
-# make run | test | slow | lint — each creates .venv when missing and installs once.
+# make run | test | slow | lint | gpu-check — each creates .venv when missing and installs once.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ export KERAS_BACKEND := tensorflow
 export NO_ALBUMENTATIONS_UPDATE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test slow lint install clean
+.PHONY: run test slow lint gpu-check install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check kerasnets tests benchmarks
 	$(BIN)/ruff format --check kerasnets tests benchmarks
+
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -56,26 +56,53 @@ def make_jpegs(root: Path, count: int, classes: int = 10, sides: tuple[int, int]
     return root
 
 
-def pipelines(root: Path) -> dict[str, object]:
-    import tensorflow as tf
-
-    from kerasnets.data.augment import BatchAugmenter
-    from kerasnets.data.files import ImageFiles, decode, list_class_folder
+def training_geometry(size: tuple[int, int], crop: bool):
+    """The random-resized crop of ImageNet training (``crop``) or a plain resize to ``size``."""
     from kerasnets.data.geometry import Geometry, random_resized_crop, resize
+
+    if crop:
+        view = lambda image, seed: random_resized_crop(image, seed, size, (0.08, 1.0), (0.75, 4 / 3))  # noqa: E731
+        return Geometry(view, size, plain=False)
+    return Geometry(lambda image, seed: resize(image, size), size, plain=True)
+
+
+def training_dataset(x, labels: np.ndarray, num_classes: int, batch: int, geometry, stream=None):
+    """kerasnets' training pipeline (``make_dataset``) over a uint8 array or ``ImageFiles``:
+    geometry, horizontal flip, normalisation, batches of ``batch``; files stream when ``stream``."""
+    from kerasnets.data.augment import BatchAugmenter
     from kerasnets.data.pipeline import make_dataset
+
+    channels = x.shape[-1]
+    return make_dataset(
+        x, labels, batch, shuffle=True, seed=0, num_classes=num_classes, one_hot=False,
+        mean=MEAN[:channels], std=STD[:channels], augmenter=BatchAugmenter([{"HorizontalFlip": {"p": 0.5}}]),
+        geometry=geometry, stream=stream,
+    )  # fmt: skip
+
+
+def streamed_dataset(root: Path, size: tuple[int, int], channels: int, batch: int, crop: bool):
+    """The streamed folder pipeline over ``root``: ``ImageFiles`` + ``make_dataset``."""
+    from kerasnets.data.files import ImageFiles, list_class_folder
     from kerasnets.data.stream import DeliveredCounter
 
     paths, labels, classes = list_class_folder(root)
-    view = lambda image, seed: random_resized_crop(image, seed, SIZE, (0.08, 1.0), (0.75, 4 / 3))  # noqa: E731
-    geometry = Geometry(view, SIZE, plain=False)
-    common = dict(
-        shuffle=True, seed=0, num_classes=len(classes), one_hot=False, mean=MEAN, std=STD,
-        augmenter=BatchAugmenter([{"HorizontalFlip": {"p": 0.5}}]), geometry=geometry,
-    )  # fmt: skip
-    files = ImageFiles(paths, SIZE, 3)
-    streamed = make_dataset(files, labels, BATCH, stream={"counter": DeliveredCounter()}, **common)
+    files = ImageFiles(paths, size, channels)
+    stream = {"counter": DeliveredCounter()}
+    return training_dataset(files, labels, len(classes), batch, training_geometry(size, crop), stream)
+
+
+def pipelines(root: Path) -> dict[str, object]:
+    import tensorflow as tf
+
+    from kerasnets.data.files import decode, list_class_folder
+    from kerasnets.data.geometry import resize
+
+    paths, labels, classes = list_class_folder(root)
+    geometry = training_geometry(SIZE, crop=True)
+    view = geometry.view
+    streamed = streamed_dataset(root, SIZE, 3, BATCH, crop=True)
     decoded = np.stack([resize(decode(tf.constant(p), 3), (256, 256)).numpy() for p in paths])
-    in_memory = make_dataset(decoded, labels, BATCH, **common)
+    in_memory = training_dataset(decoded, labels, len(classes), BATCH, geometry)
 
     flip_and_normalise = lambda images, y: (  # noqa: E731
         (tf.cast(tf.image.random_flip_left_right(images), tf.float32) - MEAN) / STD,
