@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasnets.errors import KerasnetsError
+from kerasnets.errors import DataError, KerasnetsError
 
 METHODS = ("mean", "vote")
 TASKS = ("classify", "sequence")  # tasks whose models output class probabilities
@@ -189,6 +189,7 @@ def load_model(path: str) -> Any:
 
 def held_out_dataset(recipe: Any, splits: Any, data_info: dict[str, Any]) -> Any:
     """The test split as the members saw it: normalised with their statistics, in their layout."""
+    from kerasnets.data.inputs import geometries
     from kerasnets.data.pipeline import make_dataset
 
     return make_dataset(
@@ -202,6 +203,8 @@ def held_out_dataset(recipe: Any, splits: Any, data_info: dict[str, Any]) -> Any
         mean=data_info["mean"],
         std=data_info["std"],
         layout=recipe.data.layout,
+        geometry=geometries(recipe, splits)[1],
+        stream={} if hasattr(splits.x_test, "paths") else None,
     )
 
 
@@ -305,6 +308,11 @@ def score(members: list[Member], method: str, splits: Any, echo: Callable[[str],
     probabilities, accuracies = [], []
     for i, member in enumerate(members, start=1):
         p = class_probabilities(member.model, dataset)
+        if len(p) != len(splits.y_test):
+            unread = len(splits.y_test) - len(p)
+            raise DataError(
+                f"{unread} test image files could not be read; an ensemble scores every test image"
+            )
         probabilities.append(p)
         accuracies.append(accuracy(np.argmax(p, axis=-1), splits.y_test))
         echo(f"member {i} {member.run_id} ({member.recipe.model.name}): test accuracy {accuracies[-1]:.4f}")

@@ -242,3 +242,19 @@ def test_imagenet_recipes_train_an_epoch_on_a_generated_folder(path, tmp_path):
     data["tracking"]["enabled"] = False
     result = loop.run(validate(data, str(path)), echo=lambda _: None)
     assert len(result.history["loss"]) == 1 and result.test_accuracy is not None
+
+
+def test_ensemble_of_runs_on_a_folder(tracking, tmp_path):
+    from kerasnets.ensemble import ensemble
+    from kerasnets.recipe import validate
+    from kerasnets.train import loop
+
+    make_folder(tmp_path / "images", classes=3, per_class=10)
+    runs = []
+    for seed in (0, 1):
+        recipe = _folder_recipe(tmp_path / "images", train__seed=seed, crop__eval_side=36)
+        runs.append(loop.run(validate(recipe, "folder.yaml"), echo=lambda _: None))
+    result = ensemble([r.run_id for r in runs], "mean", echo=lambda _: None)
+    members = sorted(result.member_accuracies)
+    assert members == pytest.approx(sorted(r.test_accuracy for r in runs), abs=1e-6)
+    assert 0 <= result.test_accuracy <= 1

@@ -214,6 +214,10 @@ def make_dataset(
 
     from kerasnets.data.files import ImageFiles
 
+    if isinstance(x, ImageFiles) and geometry is None:  # files are decoded at their size
+        from kerasnets.data.geometry import Geometry, resize
+
+        geometry = Geometry(lambda image, seed: resize(image, x.size), tuple(x.size), True)
     count = len(y)
     full = count // batch_size
     mean_t = tf.constant(mean, tf.float32)
