@@ -36,7 +36,9 @@ class Splits:
         return len(self.class_names)
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
-        """Float32 images as the model sees them."""
+        """Float32 images as the model sees them (image files are decoded first)."""
+        if hasattr(images, "paths"):
+            images = images[:]
         return (images.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
 
     def sizes(self) -> dict[str, int]:
