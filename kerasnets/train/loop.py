@@ -29,7 +29,13 @@ from kerasnets.tracking import (
     sigterm_as_interrupt,
     tracking_uri,
 )
-from kerasnets.train.artifacts import log_preview, log_results, model_summary_text
+from kerasnets.train.artifacts import (
+    log_datasets,
+    log_preview,
+    log_results,
+    model_summary_text,
+    register_model,
+)
 from kerasnets.train.build import build_or_explain, check_monitors
 from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
@@ -77,6 +83,15 @@ def resolved_recipe(recipe: Recipe, runtime: Runtime) -> Recipe:
         }
     )
     return with_input_size(recipe).model_copy(update={"train": train})
+
+
+def run_name(recipe: Recipe, recipe_path: str | None) -> str:
+    """``tracking.run_name``, else the recipe file's stem, else ``<model>-<dataset>``."""
+    if recipe.tracking.run_name:
+        return recipe.tracking.run_name
+    if recipe_path:
+        return Path(recipe_path).stem
+    return f"{recipe.model.name}-{recipe.data.dataset}"
 
 
 def run_tags(recipe: Recipe, recipe_path: str | None, parent_run_id: str | None, extra: dict[str, str]):
@@ -136,7 +151,16 @@ def run(
         else:
             check_store(uri)
             tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
-            tracker = Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
+            name = None if "mlflow.runName" in tags else run_name(recipe, recipe_path)  # sweeps name trials
+            tracker = Tracker(
+                uri,
+                recipe.tracking.experiment,
+                name,
+                tags,
+                resume_run_id,
+                description=recipe.description,
+                system_metrics=recipe.tracking.system_metrics,
+            )
         with sigterm_as_interrupt(), tracker:
             if origin is not None:
                 echo(origin.summary())
@@ -219,7 +243,8 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
         }
     )
     if tracker.run_id:
-        log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task)
+        info = log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task)
+        register_model(tracker, recipe, info, metrics, tracker.run.data.tags.get("recipe"))
     if recipe.explain and tracker.run_id:
         from kerasnets.explain.runner import explain_after_training
 
@@ -288,6 +313,7 @@ def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, fold
         tracker.log_text(recipe.to_yaml(), "recipe.yaml")
         if tracker.run_id:
             tracker.log_text(model_summary_text(model), "model_summary.txt")
+            log_datasets(tracker, recipe, splits)
     replicas = f" ({runtime.replicas} replicas, mirrored)" if runtime.replicas > 1 else ""
     echo(
         f"{recipe.model.name} ({recipe.task.name}): {model.count_params():,} parameters; "

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from kerasnets.tracking import artifact_location, prepare_store, store_lock, with_retries
+from kerasnets.tracking import prepare_store, training_experiment, with_retries
 
 TRIAL_TAG = "sweep.trial"
 EXECUTION_TAG = "sweep.execution"
@@ -24,15 +24,7 @@ class SweepRecords:
     def __init__(self, uri: str, experiment: str) -> None:
         self.uri = uri
         self.client = prepare_store(uri)
-        with store_lock(uri):
-            found = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = (
-                found.experiment_id
-                if found
-                else self.client.create_experiment(
-                    experiment, artifact_location=artifact_location(uri, experiment)
-                )
-            )
+        self.experiment_id = training_experiment(self.client, uri, experiment)
         self.parent_run_id: str | None = None
 
     # ------------------------------------------------------------------ parent
