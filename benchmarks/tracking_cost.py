@@ -50,6 +50,7 @@ def one_run(recipe: str, overrides: list[str], store: Path) -> float:
         "KERAS_BACKEND": "tensorflow",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "NO_ALBUMENTATIONS_UPDATE": "1",
+        "PYTHONPATH": str(ROOT),  # this checkout's kerasnets, whatever the environment installed
     }
     start = time.perf_counter()
     done = subprocess.run(command, cwd=store, env=env, capture_output=True, text=True, check=False)

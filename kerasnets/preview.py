@@ -28,15 +28,16 @@ def preview_figure(
     std: Sequence[float],
     title: str = "",
 ):
-    """Undo the normalisation and draw the batch in a grid with each sample's label."""
-    from kerasnets.plots import pyplot
+    """Undo the normalisation and draw the batch in a grid with each sample's label. A plain
+    ``Figure`` (not pyplot's): a run draws it in a worker thread while training goes on."""
+    from matplotlib.figure import Figure
 
-    plt = pyplot()
     pixels = np.clip(images * np.float32(std) + np.float32(mean), 0, 255).astype(np.uint8)
     count = len(pixels)
     cols = min(8, count)
     rows = int(np.ceil(count / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    fig = Figure(figsize=(1.6 * cols, 1.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, target in zip(axes.flat, pixels, targets, strict=False):

@@ -33,18 +33,20 @@ def model_summary_text(model: keras.Model) -> str:
     return table + "\n\n" + "\n".join(lines)
 
 
-def log_preview(tracker, recipe: Any, splits, task, augmenter) -> None:
-    """A grid of one training batch as the model sees it (``augmentation_preview.png``)."""
-    import matplotlib.pyplot as plt
-
+def preview_job(recipe: Any, splits, task, augmenter):
+    """The augmentation preview in two steps: one training batch taken here (TensorFlow, the
+    calling thread), and a function that draws and logs it (any thread: a plain Figure)."""
     from kerasnets.preview import preview_figure
 
     images, targets = preview_batch(recipe, splits, task, 32, augmenter)
     mean, std = task.stats(splits)  # a GAN scales to [-1, 1]
     what = ", ".join(next(iter(step)) for step in recipe.augment + recipe.augment_batch) or "no augmentation"
-    figure = preview_figure(images, targets, splits.class_names, mean, std, f"training input: {what}")
-    tracker.log_figure(figure, "augmentation_preview.png")
-    plt.close(figure)
+
+    def draw_and_log(tracker) -> None:
+        figure = preview_figure(images, targets, splits.class_names, mean, std, f"training input: {what}")
+        tracker.log_figure(figure, "augmentation_preview.png")
+
+    return draw_and_log
 
 
 def history_csv(history: dict[str, list[float]]) -> str:
@@ -55,24 +57,33 @@ def history_csv(history: dict[str, list[float]]) -> str:
     return buffer.getvalue()
 
 
-def log_results(tracker, recipe: Any, model: keras.Model, history, figures, splits, task):
-    """Versions, data statistics, learning curves and task figures, the model and its history;
-    returns the logged model's ``ModelInfo`` (None when not logged)."""
-    import matplotlib.pyplot as plt
-
+def log_results(tracker, recipe: Any, model: keras.Model, history, figures, splits, task, beside):
+    """Versions, data statistics, learning curves and task figures (rendered and logged by the
+    ``beside`` worker while this thread logs the model), the model and its history; returns the
+    logged model's ``ModelInfo`` (None when not logged)."""
     from kerasnets.plots import learning_curves
 
+    figures = [(learning_curves(history), "learning_curves.png"), *figures]
+    beside.submit("log the figures", _log_figures, tracker, figures)
     tracker.log_text(json.dumps(package_versions(), indent=2), "versions.json")
     mean, std = task.stats(splits)  # what the model saw
     tracker.log_text(
         json.dumps({"class_names": splits.class_names, "mean": mean, "std": std}, indent=2), "data.json"
     )
-    for figure, name in [(learning_curves(history), "learning_curves.png"), *figures]:
-        tracker.log_figure(figure, name)
-        plt.close(figure)
     info = log_model_once(tracker, recipe, model, splits, task)
     tracker.log_text(history_csv(history), "history.csv")
+    beside.wait()
     return info
+
+
+def _log_figures(tracker, figures) -> None:
+    """Render and log each figure, then free it (pyplot's: the caller's thread does not use
+    pyplot meanwhile)."""
+    import matplotlib.pyplot as plt
+
+    for figure, name in figures:
+        tracker.log_figure(figure, name)
+        plt.close(figure)
 
 
 def log_model_once(tracker, recipe: Any, model: keras.Model, splits, task):

@@ -31,11 +31,12 @@ from kerasnets.tracking import (
 )
 from kerasnets.train.artifacts import (
     log_datasets,
-    log_preview,
     log_results,
     model_summary_text,
+    preview_job,
     register_model,
 )
+from kerasnets.train.beside import Beside, warm_imports
 from kerasnets.train.build import build_or_explain, check_monitors
 from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
@@ -161,11 +162,12 @@ def run(
                 description=recipe.description,
                 system_metrics=recipe.tracking.system_metrics,
             )
-        with sigterm_as_interrupt(), tracker:
+        # the worker thread logs beside training (preview, data sets): done before the run ends
+        with sigterm_as_interrupt(), tracker, Beside() as beside:
             if origin is not None:
                 echo(origin.summary())
                 log_initial_weights(tracker, origin)
-            return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter)
+            return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter, beside)
 
 
 def check_first_batch(recipe: Recipe, examples: int, replicas: int, file: str | None) -> None:
@@ -188,7 +190,7 @@ def global_batch_size(recipe: Recipe, examples: int, replicas: int) -> int:
     return int(recipe.data.batch_size) * replicas
 
 
-def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task, model, augmenter):
+def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task, model, augmenter, beside):
     n_train = len(splits.y_train)
     batch_size = global_batch_size(recipe, n_train, runtime.replicas)  # the pipelines' batches
     steps = max(1, min(runtime.steps_per_execution, math.ceil(n_train / batch_size)))
@@ -198,9 +200,12 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
     current = next((i for i, p in enumerate(phases) if p.end > max(done - 1, 0)), len(phases) - 1)
     _enter_phase(phases[current], model, task, runtime, steps, tracker, echo, len(phases))
     prior = _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder)
+    if tracker.run_id and not tracker.resumed:
+        beside.submit("log the data set inputs", log_datasets, tracker, recipe, splits)
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
     if tracker.run_id:
-        log_preview(tracker, recipe, splits, task, augmenter)
+        beside.submit("log the preview", preview_job(recipe, splits, task, augmenter), tracker)
+        beside.submit("import the logging libraries", warm_imports)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []
     skipped = SkippedFiles(pipelines.counters, splits.sizes(), echo)
@@ -242,8 +247,9 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
             "epochs_completed": len(result.epoch_seconds),
         }
     )
+    beside.wait()  # the preview and data sets logged, the imports done
     if tracker.run_id:
-        info = log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task)
+        info = log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task, beside)
         register_model(tracker, recipe, info, metrics, tracker.run.data.tags.get("recipe"))
     if recipe.explain and tracker.run_id:
         from kerasnets.explain.runner import explain_after_training
@@ -313,7 +319,6 @@ def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, fold
         tracker.log_text(recipe.to_yaml(), "recipe.yaml")
         if tracker.run_id:
             tracker.log_text(model_summary_text(model), "model_summary.txt")
-            log_datasets(tracker, recipe, splits)
     replicas = f" ({runtime.replicas} replicas, mirrored)" if runtime.replicas > 1 else ""
     echo(
         f"{recipe.model.name} ({recipe.task.name}): {model.count_params():,} parameters; "

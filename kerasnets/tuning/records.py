@@ -147,3 +147,20 @@ class SweepRecords:
             self.parent_run_id,
             metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
         )
+
+    def register_best(self, name: str, run_id: str, description: str, tags: dict[str, str]):
+        """The model that child run ``run_id`` logged, as a new version of ``name``; the
+        ModelVersion, or None when that run logged no model."""
+        import mlflow
+
+        found = with_retries(
+            self.client.search_logged_models,
+            experiment_ids=[self.experiment_id],
+            filter_string=f"source_run_id = '{run_id}'",
+        )
+        if not found:
+            return None
+        version = with_retries(mlflow.register_model, f"models:/{found[0].model_id}", name, tags=tags)
+        with_retries(self.client.update_model_version, name, version.version, description=description)
+        self.set_tags({"registered.name": name, "registered.version": version.version})
+        return version
