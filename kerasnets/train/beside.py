@@ -1,9 +1,10 @@
 """Logging work that need not hold up training, done in one worker thread while ``fit`` runs.
 
-``fit`` spends its time in TensorFlow's runtime with the GIL released, so Python work in
-another thread (drawing the augmentation preview, hashing and logging the data set inputs,
-importing what the end of the run needs) mostly uses a core that training leaves idle. Each
-job's trouble is a warning, never a failed run (logging must never kill training).
+``fit`` spends most of its time in TensorFlow's runtime with the GIL released, so Python work
+in another thread (drawing and logging the augmentation preview, hashing and logging the data
+set inputs; at the end, rendering the figures while the model is logged) can use a core that
+training leaves idle. Each job's trouble is a warning, never a failed run (logging must never
+kill training).
 """
 
 from __future__ import annotations
@@ -46,16 +47,3 @@ class Beside:
         else:
             self._pool.shutdown(wait=False, cancel_futures=True)
         return False
-
-
-def warm_imports() -> None:
-    """Import what logging the results needs (MLflow's model flavors, matplotlib, scikit-learn's
-    metrics): seconds of Python that would otherwise follow the last epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
-    import mlflow.keras  # noqa: F401
-    import mlflow.models  # noqa: F401
-    import mlflow.pyfunc  # noqa: F401
-    import sklearn.metrics  # noqa: F401

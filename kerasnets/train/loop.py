@@ -36,7 +36,7 @@ from kerasnets.train.artifacts import (
     preview_job,
     register_model,
 )
-from kerasnets.train.beside import Beside, warm_imports
+from kerasnets.train.beside import Beside
 from kerasnets.train.build import build_or_explain, check_monitors
 from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
@@ -205,7 +205,6 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
     if tracker.run_id:
         beside.submit("log the preview", preview_job(recipe, splits, task, augmenter), tracker)
-        beside.submit("import the logging libraries", warm_imports)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []
     skipped = SkippedFiles(pipelines.counters, splits.sizes(), echo)
@@ -247,7 +246,7 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
             "epochs_completed": len(result.epoch_seconds),
         }
     )
-    beside.wait()  # the preview and data sets logged, the imports done
+    beside.wait()  # the preview and data sets logged
     if tracker.run_id:
         info = log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task, beside)
         register_model(tracker, recipe, info, metrics, tracker.run.data.tags.get("recipe"))
