@@ -90,6 +90,12 @@ def main() -> None:
             f"  {name:<20} {statistics.median(values):7.2f} s   ratio to untracked "
             f"{statistics.median(ratios):.3f}  (per round: {', '.join(f'{r:.3f}' for r in ratios)})"
         )
+    if "tracked+sysmetrics" in times:
+        ratios = [s / t for s, t in zip(times["tracked+sysmetrics"], times["tracked"], strict=True)]
+        print(
+            f"  system metrics: tracked+sysmetrics / tracked {statistics.median(ratios):.3f} "
+            f"(per round: {', '.join(f'{r:.3f}' for r in ratios)})"
+        )
 
 
 if __name__ == "__main__":

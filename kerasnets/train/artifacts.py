@@ -232,9 +232,13 @@ def dataset_inputs(recipe: Any, splits) -> list[tuple[Any, str, dict[str, str]]]
 def _source(dataset: str, text: str):
     """A folder or file the data came from, else a description (download, generated...)."""
     if text and Path(text).exists():
+        import warnings
+
         from mlflow.data.dataset_source_registry import resolve_dataset_source
 
-        return resolve_dataset_source(str(Path(text).resolve()))
+        with warnings.catch_warnings():  # MLflow registers two local-file sources and says so
+            warnings.simplefilter("ignore", UserWarning)
+            return resolve_dataset_source(str(Path(text).resolve()))
     from mlflow.data.code_dataset_source import CodeDatasetSource
 
     return CodeDatasetSource({"dataset": dataset, "source": text or "unknown"})
