@@ -211,8 +211,10 @@ def training_experiment(client, uri: str, name: str) -> str:
     return found.experiment_id
 
 
-def set_system_metrics_interval() -> None:
-    """Sample system metrics every ``SYSTEM_METRICS_INTERVAL`` s unless the environment says."""
+def configure_system_metrics() -> None:
+    """Sample system metrics every ``SYSTEM_METRICS_INTERVAL`` s unless the environment says,
+    and keep the monitor's start/stop INFO lines out of the run's output (warnings still show)."""
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
     if "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL" not in os.environ:
         import mlflow
 
@@ -247,7 +249,7 @@ class Tracker:
         self.client = prepare_store(uri)
         owner = {"kerasnets.pid": str(os.getpid()), "kerasnets.host": socket.gethostname()}
         if system_metrics:
-            set_system_metrics_interval()
+            configure_system_metrics()
         if run_id is not None:  # resume: reopen the same run (status back to RUNNING)
             self.run = with_retries(mlflow.start_run, run_id=run_id, log_system_metrics=system_metrics)
             for key, value in owner.items():
