@@ -145,6 +145,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             workers=args.workers,
             data_dir=args.data_dir,
             echo=console.print,
+            register_as=args.register_as,
         )
     except SweepStopped as exc:
         _console(stderr=True).print(f"error: {exc}", markup=False, style="red", soft_wrap=True)
@@ -361,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
     p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
+    p.add_argument(
+        "--register-as", metavar="NAME", help="register the best trial's model (overrides register_as)"
+    )
 
     add("schema", cmd_schema, "print the recipe JSON Schema")
     add("models", cmd_models, "list the registered models")

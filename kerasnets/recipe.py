@@ -380,6 +380,12 @@ class TrackingSection(Section):
     run_name: Annotated[str, Field(min_length=1, max_length=250)] | None = None
     log_model: bool = Field(True, description="log the trained model as an MLflow model")
     tags: dict[str, str] = Field(default_factory=dict)
+    system_metrics: bool = Field(
+        True, description="MLflow system metrics (CPU, memory, disk, network; GPU with nvidia-ml-py)"
+    )
+    register_as: Annotated[str, Field(min_length=1, max_length=250)] | None = Field(
+        None, description="register the run's model as a new version of this registered model"
+    )
 
 
 class Recipe(Section):

@@ -331,7 +331,15 @@ def _other_problems(recipe: Any) -> list[Problem]:
         )
     if recipe.init.leaky_slope and recipe.init.kernel not in ("he_normal", "he_uniform"):
         problems.append(("init.leaky_slope", "applies to init.kernel he_normal or he_uniform only", None))
-    return problems
+    return problems + _tracking_problems(recipe.tracking)
+
+
+def _tracking_problems(tracking: Any) -> list[Problem]:
+    """A model is registered only when it is logged, and logged only when the run is tracked."""
+    if tracking.register_as and not (tracking.enabled and tracking.log_model):
+        off = "tracking.enabled" if not tracking.enabled else "tracking.log_model"
+        return [("tracking.register_as", f"registers the logged model: needs {off} true", None)]
+    return []
 
 
 def _distribute_problems(recipe: Any) -> list[Problem]:

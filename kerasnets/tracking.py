@@ -29,6 +29,13 @@ log = logging.getLogger("kerasnets")
 
 STORE_DIR = Path("mlruns")
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
+#: the experiment tag MLflow 3's UI reads to open an experiment on its training-runs view
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+#: the run tag the UI shows as the run's Description
+DESCRIPTION_TAG = "mlflow.note.content"
+#: seconds between two samples of MLflow's system metrics (MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL wins)
+SYSTEM_METRICS_INTERVAL = 5
 PACKAGES = (
     "kerasnets",
     "tensorflow",
@@ -181,6 +188,39 @@ def prepare_store(uri: str):
     return client
 
 
+def training_experiment(client, uri: str, name: str) -> str:
+    """The id of experiment ``name``, created (under the store lock) with its artifact folder
+    and the tag that opens MLflow's UI on training runs. An existing experiment without that
+    tag gets it: kerasnets writes only training runs, and the tag only picks the UI's view."""
+    with store_lock(uri):
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            return client.create_experiment(
+                name,
+                artifact_location=artifact_location(uri, name),
+                tags={EXPERIMENT_KIND_TAG: TRAINING_KIND},
+            )
+    if EXPERIMENT_KIND_TAG not in found.tags:
+        _safe(
+            "tag the experiment",
+            client.set_experiment_tag,
+            found.experiment_id,
+            EXPERIMENT_KIND_TAG,
+            TRAINING_KIND,
+        )
+    return found.experiment_id
+
+
+def configure_system_metrics() -> None:
+    """Sample system metrics every ``SYSTEM_METRICS_INTERVAL`` s unless the environment says,
+    and keep the monitor's start/stop INFO lines out of the run's output (warnings still show)."""
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
+    if "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL" not in os.environ:
+        import mlflow
+
+        mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL)
+
+
 def safe_folder_name(name: str) -> str:
     """An experiment or run name as one harmless path component (no traversal, no separators)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
@@ -191,7 +231,15 @@ class Tracker:
     """One open MLflow run. Use as a context manager: the run ends FINISHED, FAILED or KILLED."""
 
     def __init__(
-        self, uri: str, experiment: str, run_name: str | None, tags: dict[str, str], run_id: str | None = None
+        self,
+        uri: str,
+        experiment: str,
+        run_name: str | None,
+        tags: dict[str, str],
+        run_id: str | None = None,
+        *,
+        description: str = "",
+        system_metrics: bool = False,
     ) -> None:
         import mlflow
 
@@ -200,22 +248,22 @@ class Tracker:
         mlflow.set_tracking_uri(uri)
         self.client = prepare_store(uri)
         owner = {"kerasnets.pid": str(os.getpid()), "kerasnets.host": socket.gethostname()}
+        if system_metrics:
+            configure_system_metrics()
         if run_id is not None:  # resume: reopen the same run (status back to RUNNING)
-            self.run = with_retries(mlflow.start_run, run_id=run_id)
+            self.run = with_retries(mlflow.start_run, run_id=run_id, log_system_metrics=system_metrics)
             for key, value in owner.items():
                 _safe("set a tag", self.client.set_tag, run_id, key, value)
         else:
-            with store_lock(uri):
-                exp = self.client.get_experiment_by_name(experiment)
-                experiment_id = (
-                    exp.experiment_id
-                    if exp
-                    else self.client.create_experiment(
-                        experiment, artifact_location=artifact_location(uri, experiment)
-                    )
-                )
+            experiment_id = training_experiment(self.client, uri, experiment)
+            if description:
+                tags = {**tags, DESCRIPTION_TAG: description}
             self.run = with_retries(
-                mlflow.start_run, experiment_id=experiment_id, run_name=run_name, tags={**tags, **owner}
+                mlflow.start_run,
+                experiment_id=experiment_id,
+                run_name=run_name,
+                tags={**tags, **owner},
+                log_system_metrics=system_metrics,
             )
         self.run_id = self.run.info.run_id
         self.experiment_id = self.run.info.experiment_id
@@ -270,18 +318,75 @@ class Tracker:
         for key, value in tags.items():
             _safe("set a tag", self.client.set_tag, self.run_id, key, value)
 
-    def log_keras_model(self, model, name: str = "model") -> None:
-        import mlflow.keras
+    def log_datasets(self, inputs: list[tuple[Any, str, dict[str, str]]]) -> None:
+        """MLflow dataset inputs: (dataset, context, extra input tags) for each split."""
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        items = [
+            DatasetInput(
+                dataset._to_mlflow_entity(),
+                [InputTag(MLFLOW_DATASET_CONTEXT, context), *(InputTag(k, v) for k, v in tags.items())],
+            )
+            for dataset, context, tags in inputs
+        ]
+        _safe("log the data set inputs", self.client.log_inputs, self.run_id, datasets=items)
+
+    def log_keras_model(self, model, name: str = "model", signature=None, input_example=None):
+        """The model as an MLflow model (the ``mlflow.keras`` flavor, through ``Model.log``: see
+        ``KerasFlavor``); its ``ModelInfo``, or None on trouble."""
+        from mlflow.models import Model
 
         versions = package_versions()
         requirements = [
             f"{p}=={versions[p]}" for p in ("tensorflow", "keras") if versions[p] != "not installed"
         ]
-        _safe("log the MLflow model", mlflow.keras.log_model, model, name=name, pip_requirements=requirements)
+        return _safe(
+            "log the MLflow model",
+            Model.log,
+            artifact_path=None,
+            name=name,
+            flavor=KerasFlavor,
+            flavor_name="mlflow.keras",
+            model=model,
+            pip_requirements=requirements,
+            signature=signature,
+            input_example=input_example,
+            validate_serving_input=False,  # it reloads the model and predicts: seconds, and noise
+        )
+
+    def register_model(self, model_uri: str, name: str, description: str, tags: dict[str, str]):
+        """A new version of registered model ``name`` from ``model_uri``, with ``description``
+        and ``tags``; the ModelVersion, or None (a warning) on trouble."""
+        version = _safe("register the model", self.mlflow.register_model, model_uri, name, tags=tags)
+        if version is not None and description:
+            _safe(
+                "describe the model version",
+                self.client.update_model_version,
+                name,
+                version.version,
+                description=description,
+            )
+        return version
 
     @property
     def artifact_uri(self) -> str:
         return self.run.info.artifact_uri
+
+
+class KerasFlavor:
+    """``mlflow.keras`` with its model folder created first: mlflow.keras 3.17 writes the input
+    example before it creates the folder and fails (mlflow/mlflow#16183)."""
+
+    __name__ = "mlflow.keras"
+
+    @staticmethod
+    def save_model(path: str, **kwargs) -> None:
+        import mlflow.keras
+
+        kwargs.pop("validate_serving_input", None)  # read by Model.log, not a save option
+        os.makedirs(path, exist_ok=True)
+        mlflow.keras.save_model(path=path, **kwargs)
 
 
 @contextlib.contextmanager
@@ -332,5 +437,11 @@ class NullTracker:
     def set_tags(self, tags: dict[str, str]) -> None:
         """Nothing to log to."""
 
-    def log_keras_model(self, model, name: str = "model") -> None:
+    def log_datasets(self, inputs) -> None:
         """Nothing to log to."""
+
+    def log_keras_model(self, model, name: str = "model", signature=None, input_example=None) -> None:
+        """Nothing to log to."""
+
+    def register_model(self, model_uri: str, name: str, description: str, tags: dict[str, str]) -> None:
+        """Nothing to register in."""

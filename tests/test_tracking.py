@@ -153,3 +153,130 @@ def test_unwritable_store_is_a_clear_error_before_training(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(KerasnetsError, match="is not writable"):
         check_store(f"sqlite:///{blocker}/mlflow.db")
+
+
+# ---------------------------------------------------------------- issue 15: a run a person can read
+
+
+def test_a_run_reads_well_in_the_ui(tracking):
+    """Experiment kind tag, a name from the recipe, its description, one data set input per
+    split (digest of the split's content) and a logged model with a signature."""
+    import keras
+
+    from kerasnets.tracking import DESCRIPTION_TAG, EXPERIMENT_KIND_TAG
+    from kerasnets.train.artifacts import digest
+
+    experiment = "readable"
+    recipe = validate(
+        tiny_recipe(
+            description="an MLP on shapes it can learn",
+            tracking={"enabled": True, "experiment": experiment, "system_metrics": False},
+        ),
+        "t",
+    )
+    result = loop.run(recipe, echo=lambda _: None, recipe_path="recipes/some_stem.yaml")
+    c = client(tracking)
+    run = c.get_run(result.run_id)
+    assert c.get_experiment(run.info.experiment_id).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+    assert run.info.run_name == "some_stem"
+    assert run.data.tags[DESCRIPTION_TAG] == "an MLP on shapes it can learn"
+
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"synthetic-train", "synthetic-validation", "synthetic-test"}
+    contexts = {name: {t.key: t.value for t in d.tags}["mlflow.data.context"] for name, d in inputs.items()}
+    assert contexts == {
+        "synthetic-train": "training",
+        "synthetic-validation": "validation",
+        "synthetic-test": "test",
+    }
+    from kerasnets.data.pipeline import load_splits
+
+    splits = load_splits(recipe.data)
+    assert inputs["synthetic-train"].dataset.digest == digest(splits.x_train, splits.y_train)
+    assert inputs["synthetic-test"].dataset.digest == digest(splits.x_test, splits.y_test)
+    assert len({d.dataset.digest for d in inputs.values()}) == 3
+    assert '"features_shape": [204, 8, 8, 1]' in inputs["synthetic-train"].dataset.profile
+
+    (logged,) = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id='{run.info.run_id}'",
+        output_format="list",
+    )
+    info = mlflow.models.get_model_info(f"models:/{logged.model_id}")
+    assert info.signature is not None and info.saved_input_example_info is not None
+    assert info.signature.inputs.inputs[0].shape == (-1, 8, 8, 1)
+    assert info.signature.outputs.inputs[0].shape == (-1, 4)
+    # model.keras is the logged model's own file: one serialisation, two artifacts
+    path = c.download_artifacts(run.info.run_id, "model.keras")
+    x = np.random.default_rng(1).normal(size=(3, 8, 8, 1)).astype(np.float32)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-5)
+
+
+def test_run_names_default_to_the_recipe_and_run_name_wins(tracking):
+    recipe = tiny_recipe(tracking={"enabled": True, "experiment": "names", "log_model": False})
+    unnamed = loop.run(validate(recipe, "t"), echo=lambda _: None)
+    named = loop.run(
+        validate({**recipe, "tracking": {**recipe["tracking"], "run_name": "mine"}}, "t"),
+        echo=lambda _: None,
+        recipe_path="recipes/ignored.yaml",
+    )
+    assert client(tracking).get_run(unnamed.run_id).info.run_name == "mlp-synthetic"
+    assert client(tracking).get_run(named.run_id).info.run_name == "mine"
+
+
+def test_an_existing_experiment_without_the_kind_tag_gets_it(tracking):
+    from kerasnets.tracking import EXPERIMENT_KIND_TAG, training_experiment
+
+    c = client(tracking)
+    old = c.create_experiment("untagged-before")
+    assert EXPERIMENT_KIND_TAG not in c.get_experiment(old).tags
+    assert training_experiment(c, tracking, "untagged-before") == old
+    assert c.get_experiment(old).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_system_metrics_are_logged_only_when_asked(tracking, monkeypatch, on):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
+    recipe = validate(
+        tiny_recipe(
+            train={"epochs": 3},
+            tracking={"enabled": True, "experiment": "sysmetrics", "log_model": False, "system_metrics": on},
+        ),
+        "t",
+    )
+    result = loop.run(recipe, echo=lambda _: None)
+    metrics = client(tracking).get_run(result.run_id).data.metrics
+    system = {k for k in metrics if k.startswith("system/")}
+    if on:
+        assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= system
+    else:
+        assert system == set()
+
+
+def test_file_digests_hash_paths_and_sizes_without_decoding(tmp_path):
+    from kerasnets.data.files import ImageFiles
+    from kerasnets.train.artifacts import digest
+
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"{i}.jpg"
+        path.write_bytes(b"not an image, never decoded" * (i + 1))
+        paths.append(str(path))
+    files = ImageFiles(np.array(paths), (32, 32))
+    labels = np.array([0, 1, 0], dtype=np.int32)
+    before = digest(files, labels)
+    assert before == digest(files, labels)
+    (tmp_path / "2.jpg").write_bytes(b"changed")
+    assert digest(files, labels) != before
+    assert digest(files.subset(np.array([0, 1])), labels[:2]) != before
+
+
+def test_register_as_needs_a_logged_model():
+    from kerasnets.errors import RecipeError
+
+    with pytest.raises(RecipeError) as caught:
+        validate(tiny_recipe(tracking={"enabled": True, "log_model": False, "register_as": "m"}), "r.yaml")
+    assert caught.value.problems[0].render() == (
+        "tracking.register_as: registers the logged model: needs tracking.log_model true"
+    )

@@ -29,7 +29,14 @@ from kerasnets.tracking import (
     sigterm_as_interrupt,
     tracking_uri,
 )
-from kerasnets.train.artifacts import log_preview, log_results, model_summary_text
+from kerasnets.train.artifacts import (
+    log_datasets,
+    log_results,
+    model_summary_text,
+    preview_job,
+    register_model,
+)
+from kerasnets.train.beside import Beside
 from kerasnets.train.build import build_or_explain, check_monitors
 from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
@@ -77,6 +84,15 @@ def resolved_recipe(recipe: Recipe, runtime: Runtime) -> Recipe:
         }
     )
     return with_input_size(recipe).model_copy(update={"train": train})
+
+
+def run_name(recipe: Recipe, recipe_path: str | None) -> str:
+    """``tracking.run_name``, else the recipe file's stem, else ``<model>-<dataset>``."""
+    if recipe.tracking.run_name:
+        return recipe.tracking.run_name
+    if recipe_path:
+        return Path(recipe_path).stem
+    return f"{recipe.model.name}-{recipe.data.dataset}"
 
 
 def run_tags(recipe: Recipe, recipe_path: str | None, parent_run_id: str | None, extra: dict[str, str]):
@@ -136,12 +152,22 @@ def run(
         else:
             check_store(uri)
             tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
-            tracker = Tracker(uri, recipe.tracking.experiment, recipe.tracking.run_name, tags, resume_run_id)
-        with sigterm_as_interrupt(), tracker:
+            name = None if "mlflow.runName" in tags else run_name(recipe, recipe_path)  # sweeps name trials
+            tracker = Tracker(
+                uri,
+                recipe.tracking.experiment,
+                name,
+                tags,
+                resume_run_id,
+                description=recipe.description,
+                system_metrics=recipe.tracking.system_metrics,
+            )
+        # the worker thread logs beside training (preview, data sets): done before the run ends
+        with sigterm_as_interrupt(), tracker, Beside() as beside:
             if origin is not None:
                 echo(origin.summary())
                 log_initial_weights(tracker, origin)
-            return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter)
+            return _train(recipe, splits, runtime, tracker, echo, task, model, augmenter, beside)
 
 
 def check_first_batch(recipe: Recipe, examples: int, replicas: int, file: str | None) -> None:
@@ -164,7 +190,7 @@ def global_batch_size(recipe: Recipe, examples: int, replicas: int) -> int:
     return int(recipe.data.batch_size) * replicas
 
 
-def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task, model, augmenter):
+def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task, model, augmenter, beside):
     n_train = len(splits.y_train)
     batch_size = global_batch_size(recipe, n_train, runtime.replicas)  # the pipelines' batches
     steps = max(1, min(runtime.steps_per_execution, math.ceil(n_train / batch_size)))
@@ -174,9 +200,11 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
     current = next((i for i, p in enumerate(phases) if p.end > max(done - 1, 0)), len(phases) - 1)
     _enter_phase(phases[current], model, task, runtime, steps, tracker, echo, len(phases))
     prior = _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder)
+    if tracker.run_id and not tracker.resumed:
+        beside.submit("log the data set inputs", log_datasets, tracker, recipe, splits)
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
     if tracker.run_id:
-        log_preview(tracker, recipe, splits, task, augmenter)
+        beside.submit("log the preview", preview_job(recipe, splits, task, augmenter), tracker)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []
     skipped = SkippedFiles(pipelines.counters, splits.sizes(), echo)
@@ -218,8 +246,10 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
             "epochs_completed": len(result.epoch_seconds),
         }
     )
+    beside.wait()  # the preview and data sets logged
     if tracker.run_id:
-        log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task)
+        info = log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task, beside)
+        register_model(tracker, recipe, info, metrics, tracker.run.data.tags.get("recipe"))
     if recipe.explain and tracker.run_id:
         from kerasnets.explain.runner import explain_after_training
 

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from kerasnets.tracking import artifact_location, prepare_store, store_lock, with_retries
+from kerasnets.tracking import prepare_store, training_experiment, with_retries
 
 TRIAL_TAG = "sweep.trial"
 EXECUTION_TAG = "sweep.execution"
@@ -24,15 +24,7 @@ class SweepRecords:
     def __init__(self, uri: str, experiment: str) -> None:
         self.uri = uri
         self.client = prepare_store(uri)
-        with store_lock(uri):
-            found = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = (
-                found.experiment_id
-                if found
-                else self.client.create_experiment(
-                    experiment, artifact_location=artifact_location(uri, experiment)
-                )
-            )
+        self.experiment_id = training_experiment(self.client, uri, experiment)
         self.parent_run_id: str | None = None
 
     # ------------------------------------------------------------------ parent
@@ -155,3 +147,20 @@ class SweepRecords:
             self.parent_run_id,
             metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
         )
+
+    def register_best(self, name: str, run_id: str, description: str, tags: dict[str, str]):
+        """The model that child run ``run_id`` logged, as a new version of ``name``; the
+        ModelVersion, or None when that run logged no model."""
+        import mlflow
+
+        found = with_retries(
+            self.client.search_logged_models,
+            experiment_ids=[self.experiment_id],
+            filter_string=f"source_run_id = '{run_id}'",
+        )
+        if not found:
+            return None
+        version = with_retries(mlflow.register_model, f"models:/{found[0].model_id}", name, tags=tags)
+        with_retries(self.client.update_model_version, name, version.version, description=description)
+        self.set_tags({"registered.name": name, "registered.version": version.version})
+        return version

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kerasnets.errors import KerasnetsError
+from kerasnets.errors import KerasnetsError, RecipeError
 from kerasnets.recipe import Recipe
 from kerasnets.tracking import check_store, sigterm_as_interrupt, tracking_uri
 from kerasnets.tuning.report import SweepResult
-from kerasnets.tuning.sweep import Sweep, load_sweep
+from kerasnets.tuning.sweep import Sweep, load_sweep, register_problems
 
 STATE_FILE = "sweep.json"
 
@@ -106,14 +106,20 @@ def tune(
     workers: int = 1,
     data_dir: str | None = None,
     echo: Callable[[str], None] = print,
+    register_as: str | None = None,
 ) -> SweepResult:
     """Run (or continue) the sweep in ``path``; returns its trials and best recipe.
+    ``register_as`` (else the sweep file's) registers the best trial's model.
 
     Raises ``SweepStopped`` when ``max_consecutive_failures`` trials failed in a row (the
     parent run ends FAILED); Ctrl-C or SIGTERM ends the parent KILLED, and the same call
     later continues it.
     """
     sweep = load_sweep(path, overrides)
+    register_as = register_as or sweep.file.register_as
+    problems = register_problems(sweep, register_as)
+    if problems:
+        raise RecipeError(str(sweep.path), problems)
     records, folder = prepare(sweep, restart=restart)
     echo(
         f"sweep {sweep.name}: {sweep.file.tuner.name} search, {max_trials or sweep.file.max_trials} trials "
@@ -158,8 +164,31 @@ def tune(
             f"sweep {sweep.name} stopped: {oracle.stopped_by_failures}. "
             f"Fix the cause and run the same command to continue (parent run {records.parent_run_id})"
         )
+    if register_as and result.best:
+        register_best(sweep, records, result.best, register_as, echo)
     records.end_parent("FINISHED")
     return result
+
+
+def register_best(sweep: Sweep, records, best: dict[str, Any], name: str, echo) -> None:
+    """The best trial's model as a new version of ``name``, described by the sweep's objective."""
+    run_id = best["run_ids"].split(" ")[0]
+    objective = sweep.file.objective.name
+    description = (
+        f"best trial {best['number']} of sweep {sweep.name} ({sweep.path}), run {run_id}: "
+        f"{objective} {best['objective']:.4f}"
+    )
+    tags = {
+        "sweep.name": sweep.name,
+        "sweep.trial": str(best["number"]),
+        "run_id": run_id,
+        f"metric.{objective}": f"{best['objective']:.6g}",
+    }
+    version = records.register_best(name, run_id, description, tags)
+    if version is None:
+        echo(f"[yellow]the best trial's run {run_id} logged no model: nothing registered[/]")
+    else:
+        echo(f"registered the best trial's model as {name} version {version.version}")
 
 
 def run_worker(

@@ -220,6 +220,9 @@ class SweepFile(_Strict):
         3, description="stop the sweep after this many failed trials in a row"
     )
     space: Annotated[dict[str, dict[str, Any]], Field(min_length=1)]
+    register_as: Annotated[str, Field(min_length=1, max_length=250)] | None = Field(
+        None, description="register the best trial's model as a new version of this registered model"
+    )
 
 
 @dataclass
@@ -262,7 +265,7 @@ class Sweep:
 
     def fingerprint(self) -> str:
         """Identifies what the sweep searches (not ``max_trials``): resumed state must match."""
-        settings = self.file.model_dump(mode="json", exclude={"max_trials", "description"})
+        settings = self.file.model_dump(mode="json", exclude={"max_trials", "description", "register_as"})
         text = json.dumps({"settings": settings, "base": self.base}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -346,9 +349,29 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
                 "recipe", "the base recipe has tracking.enabled false: a sweep records its trials in MLflow"
             )
         )
+    problems += register_problems(sweep, file.register_as if file else None)
     if problems:
         raise RecipeError(str(path), _sorted(problems, data))
     return sweep
+
+
+def register_problems(sweep: Sweep, register_as: str | None) -> list[Problem]:
+    """A sweep registers its best trial (``register_as``), never every trial; the best trial's
+    model must have been logged."""
+    tracking = Recipe.model_validate(sweep.base).tracking
+    problems = []
+    if tracking.register_as:
+        message = "would register every trial: give the sweep's register_as (registers the best trial)"
+        problems.append(Problem("recipe", f"the base recipe has tracking.register_as {message}"))
+    if register_as and not tracking.log_model:
+        problems.append(
+            Problem(
+                "register_as",
+                "the trials log no model (tracking.log_model false in the base recipe or set): "
+                "set tracking.log_model true to register the best trial",
+            )
+        )
+    return problems
 
 
 def _sorted(problems: list[Problem], data: dict[str, Any]) -> list[Problem]:
