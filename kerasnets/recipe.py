@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from kerasnets.choices import HeadActivation
 from kerasnets.errors import Problem, RecipeError
 from kerasnets.pydantic_errors import problems_from_validation_error
 from kerasnets.recipe_files import (
@@ -138,7 +139,14 @@ class ModelSection(Section):
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, validate_default=True)
 
     name: str = "lenet5"
-    num_classes: Count | None = Field(None, description="defaults to the data set's class count")
+    num_classes: Count | None = Field(
+        None, description="defaults to the data set's class count (1: one sigmoid unit for two classes)"
+    )
+    head_activation: HeadActivation = Field(
+        "softmax",
+        description="classify: the output activation: softmax (one class), sigmoid (independent "
+        "per-class probabilities: two-class, multi-label) or linear (scores, cross-entropy from logits)",
+    )
 
     @field_validator("name")
     @classmethod

@@ -5,6 +5,8 @@ augment_batch, TTA, explain, losses) and which metrics its ``fit`` logs; validat
 (``recipe_problems``) and training (``kerasnets.train``) both read it. ``metric_mode`` is the
 one answer to "is this metric maximised", for schedules, early stopping and sweep objectives.
 ``input_size`` is the image size a recipe trains at, so validation and the loop agree.
+``HEAD_RULES`` says what a classifier's output activation (``model.head_activation``) takes:
+its losses (the first is the default) and the metrics ``fit`` logs with it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,58 @@ class TaskRules:
 
 
 _CLASSIFICATION_LOSSES = ("cross_entropy", *(n for n in LOSSES.names() if n != "cross_entropy"))
+_SOFTMAX_LOSSES = tuple(n for n in _CLASSIFICATION_LOSSES if n != "binary_crossentropy")
+
+
+@dataclass(frozen=True)
+class HeadRules:
+    """What a classifier's output activation accepts, and what its training logs."""
+
+    losses: tuple[str, ...]  # accepted train.loss values; the first is the default
+    metrics: tuple[str, ...]  # logged per epoch (and with val_) by task classify
+    plateau_monitor: str
+    multilabel: bool = False  # can learn multi-hot targets (several classes per example)
+    argmax: bool = True  # one class per example: top-k accuracy, TTA accuracy, MixUp/CutMix
+
+
+#: ``model.head_activation`` -> its rules. Softmax: class probabilities summing to one;
+#: sigmoid: one independent probability per class (two-class with one unit, multi-label;
+#: seed 001's binary cross-entropy, seed 004's sigmoid + L2 loss); linear: raw scores
+#: (cross-entropy from logits, or an L2 loss to one-hot targets).
+HEAD_RULES: dict[str, HeadRules] = {
+    "softmax": HeadRules(
+        _SOFTMAX_LOSSES,
+        ("loss", "accuracy"),
+        "val_accuracy",
+    ),
+    "sigmoid": HeadRules(
+        ("binary_crossentropy", "mse"),
+        ("loss", "binary_accuracy", "auc"),
+        "val_auc",
+        multilabel=True,
+        argmax=False,
+    ),
+    "linear": HeadRules(
+        _SOFTMAX_LOSSES,
+        ("loss", "accuracy"),
+        "val_accuracy",
+    ),
+}
+#: The tasks whose model ends in a classifier head that ``model.head_activation`` changes.
+HEAD_TASKS = ("classify",)
+
+
+def head_rules(recipe: Any) -> HeadRules | None:
+    """The rules of the recipe's head activation (None for tasks without a classifier head)."""
+    return HEAD_RULES[recipe.model.head_activation] if recipe.task.name in HEAD_TASKS else None
+
+
+def is_multilabel(data: Any) -> bool:
+    """Whether the data set yields multi-hot label vectors (several classes per example)."""
+    from kerasnets.data.datasets import DATASETS
+
+    return bool(DATASETS.meta(data.dataset).get("multilabel"))
+
 
 TASK_RULES: dict[str, TaskRules] = {
     "classify": TaskRules(
@@ -56,7 +110,7 @@ TASK_RULES: dict[str, TaskRules] = {
     ),
     "sequence": TaskRules(
         layouts=("rows", "pixels"),
-        losses=_CLASSIFICATION_LOSSES,
+        losses=_SOFTMAX_LOSSES,
         metrics=("loss", "accuracy"),
         plateau_monitor="val_accuracy",
         top_k=True,
@@ -87,6 +141,8 @@ METRIC_MODES: dict[str, Literal["max", "min"]] = {
     "d_loss": "min",
     "g_loss": "min",
     "accuracy": "max",
+    "binary_accuracy": "max",
+    "auc": "max",
     "step_accuracy": "max",
     "accuracy_tta": "max",
     "mean_iou": "max",
@@ -121,18 +177,26 @@ def is_maximized(name: str) -> bool:
     return metric_mode(name) == "max"
 
 
-def top_k_metric(task: str, top_k: int | None, num_classes: int | None) -> str | None:
-    """``top_{k}_accuracy`` when task ``task`` logs it: ``eval.top_k`` set and more than k
-    classes (``num_classes`` None = not known before the data are read: assumed)."""
+def top_k_metric(task: str, top_k: int | None, num_classes: int | None, head: str = "softmax") -> str | None:
+    """``top_{k}_accuracy`` when task ``task`` logs it: ``eval.top_k`` set, more than k
+    classes (``num_classes`` None = not known before the data are read: assumed) and a head
+    that picks one class (not sigmoid)."""
     if not TASK_RULES[task].top_k or not top_k or (num_classes is not None and num_classes <= top_k):
+        return None
+    if task in HEAD_TASKS and not HEAD_RULES[head].argmax:
         return None
     return f"top_{top_k}_accuracy"
 
 
-def monitors(task: str, validation: bool, top_k: str | None = None) -> list[str]:
+def task_metrics(task: str, head: str = "softmax") -> tuple[str, ...]:
+    """What task ``task`` logs per epoch; a classifier's metrics follow its head activation."""
+    return HEAD_RULES[head].metrics if task in HEAD_TASKS else TASK_RULES[task].metrics
+
+
+def monitors(task: str, validation: bool, top_k: str | None = None, head: str = "softmax") -> list[str]:
     """The metric names a callback of task ``task`` can monitor (``top_k``: its top-k metric)."""
     rules = TASK_RULES[task]
-    names = [*rules.metrics, *([top_k] if top_k else [])]
+    names = [*task_metrics(task, head), *([top_k] if top_k else [])]
     if validation and rules.validated:
         names += [f"val_{m}" for m in names]
     return names
@@ -147,6 +211,9 @@ def class_count(recipe: Any) -> int | None:
 
     if recipe.model.num_classes:
         return recipe.model.num_classes
+    kept = recipe.data.options.get("classes")
+    if isinstance(kept, list | tuple):  # digits: a subset of the classes
+        return len(kept)
     count = DATASETS.meta(recipe.data.dataset).get("classes")
     if count is None:
         parameters = inspect.signature(DATASETS.get(recipe.data.dataset)).parameters
@@ -156,8 +223,10 @@ def class_count(recipe: Any) -> int | None:
 
 
 def resolved_loss(recipe: Any) -> str | None:
-    """``train.loss``, or the task's own loss when the recipe names none."""
-    return recipe.train.loss or TASK_RULES[recipe.task.name].default_loss
+    """``train.loss``, or the task's own loss (a classifier's: its head's) when the recipe
+    names none."""
+    head = head_rules(recipe)
+    return recipe.train.loss or (head.losses[0] if head else TASK_RULES[recipe.task.name].default_loss)
 
 
 # ----------------------------------------------------------------------------- input size
@@ -287,11 +356,12 @@ def monitor_problems(recipe: Any, num_classes: int | None) -> list[Problem]:
     """Monitors the task does not log; ``num_classes`` decides whether a top-k metric exists
     (None: unknown until the data are read, so a top-k monitor passes; the loop checks again)."""
     validation = recipe.data.validation_split > 0
-    top_k = top_k_metric(recipe.task.name, recipe.eval.top_k, num_classes)
-    valid = monitors(recipe.task.name, validation, top_k)
+    head = recipe.model.head_activation
+    top_k = top_k_metric(recipe.task.name, recipe.eval.top_k, num_classes, head)
+    valid = monitors(recipe.task.name, validation, top_k, head)
     watched = {"schedule.monitor": recipe.schedule.monitor if recipe.schedule.name == "plateau" else None}
     if recipe.schedule.name == "plateau" and recipe.schedule.monitor is None:
-        watched["schedule.monitor"] = TASK_RULES[recipe.task.name].plateau_monitor
+        watched["schedule.monitor"] = plateau_monitor(recipe)
     stopping = recipe.regularization.early_stopping
     watched["regularization.early_stopping.monitor"] = stopping.monitor if stopping else None
     problems = []
@@ -306,6 +376,93 @@ def monitor_problems(recipe: Any, num_classes: int | None) -> list[Problem]:
     return problems
 
 
+def plateau_monitor(recipe: Any) -> str:
+    """What schedule ``plateau`` watches when the recipe names nothing."""
+    head = head_rules(recipe)
+    return head.plateau_monitor if head else TASK_RULES[recipe.task.name].plateau_monitor
+
+
+def _head_problems(recipe: Any) -> list[Problem]:
+    """The head activation against the task, the loss, the labels and the class count."""
+    head_name, task = recipe.model.head_activation, recipe.task.name
+    if task not in HEAD_TASKS:
+        takers = ", ".join(HEAD_TASKS)
+        problems = []
+        if head_name != "softmax":
+            problems.append(("model.head_activation", f"applies to task {takers}, not {task!r}", head_name))
+        if is_multilabel(recipe.data):
+            message = f"data set {recipe.data.dataset!r} has several labels per image: for task {takers} only"
+            problems.append(("data.dataset", message, None))
+        return problems
+    head, problems = HEAD_RULES[head_name], []
+    loss = recipe.train.loss
+    if loss is not None and loss not in head.losses:
+        takers = [h for h, r in HEAD_RULES.items() if loss in r.losses]
+        message = (
+            f"{loss!r} does not fit a {head_name} head (takers: {', '.join(takers) or 'none'}). "
+            f"Valid with head_activation {head_name}: {', '.join(head.losses)}"
+        )
+        problems.append(("train.loss", message, None))
+    if is_multilabel(recipe.data) and not head.multilabel:
+        message = (
+            f"data set {recipe.data.dataset!r} has several labels per image: set "
+            f"model.head_activation to sigmoid (a {head_name} head picks one class)"
+        )
+        problems.append(("model.head_activation", message, head_name))
+    if recipe.model.num_classes == 1:
+        classes = class_count_of_data(recipe)
+        if head_name != "sigmoid":
+            problems.append(("model.num_classes", "one output unit needs model.head_activation sigmoid", 1))
+        elif is_multilabel(recipe.data) or (classes is not None and classes != 2):
+            problems.append(
+                ("model.num_classes", f"one sigmoid unit learns two classes; the data have {classes}", 1)
+            )
+    for key, (field, used) in HEAD_FEATURES.items():
+        if used(recipe) and not getattr(head, field):
+            problems.append((key, f"needs one class per image: not with a {head_name} head", None))
+    return problems
+
+
+#: recipe key -> (the HeadRules field that allows it, whether a recipe uses it)
+HEAD_FEATURES: dict[str, tuple[str, Any]] = {
+    "eval.tta": ("argmax", lambda r: r.eval.tta != "none"),
+    "augment_batch": ("argmax", lambda r: bool(r.augment_batch)),
+}
+
+
+def class_count_of_data(recipe: Any) -> int | None:
+    """The data set's class count when known without reading files (``class_count`` without
+    ``model.num_classes``)."""
+    model = recipe.model.model_copy(update={"num_classes": None})
+    return class_count(recipe.model_copy(update={"model": model}))
+
+
+def _block_option_problems(recipe: Any) -> list[Problem]:
+    """Builder options that only mean something together (leaky_slope with leaky_relu,
+    pool_p with lp pooling), and their ranges."""
+    name, options = recipe.model.name, recipe.model.options
+    defaults = {option: default for option, _, default in catalog.option_fields(name)}
+    resolved = {**defaults, **options}
+    problems = []
+    if "leaky_slope" in options:
+        if resolved.get("activation") != "leaky_relu":
+            problems.append(("model.leaky_slope", "applies to activation leaky_relu only", None))
+        elif not 0 <= float(options["leaky_slope"]) < 1:
+            problems.append(
+                (
+                    "model.leaky_slope",
+                    "expected a slope from 0 to 1 (0.1 in the lectures)",
+                    options["leaky_slope"],
+                )
+            )
+    if "pool_p" in options:
+        if resolved.get("pooling") != "lp":
+            problems.append(("model.pool_p", "applies to pooling lp only (l2 is p = 2)", None))
+        elif float(options["pool_p"]) < 1:
+            problems.append(("model.pool_p", "an Lp norm needs p >= 1", options["pool_p"]))
+    return problems
+
+
 def _model_problems(recipe: Any) -> list[Problem]:
     name, task = recipe.model.name, recipe.task.name
     problems = []
@@ -316,7 +473,7 @@ def _model_problems(recipe: Any) -> list[Problem]:
         )
     if recipe.regularization.dropout is not None and "dropout" not in catalog.option_names(name):
         problems.append(("regularization.dropout", f"model {name!r} has no dropout option; remove it", None))
-    return problems
+    return problems + _head_problems(recipe) + _block_option_problems(recipe)
 
 
 def _other_problems(recipe: Any) -> list[Problem]:

@@ -168,14 +168,14 @@ def test_option_problems_equal_the_live_check(name, options):
     assert catalog.check_model_options(name, options) == live_check(name, options)
 
 
-def test_maxout_is_a_dense_choice_only():
-    (problem,) = catalog.check_model_options("lenet5", {"activation": "maxout"})
+def test_maxout_is_a_choice_of_the_builders_made_of_the_shared_blocks_only():
+    (problem,) = catalog.check_model_options("mlp", {"activation": "maxout"})
     key, message, received = problem
     assert key == "activation" and received == "maxout"
     assert message.startswith("expected 'relu', 'relu6'") and "'linear'" in message
     assert "'maxout'" not in message
-    assert catalog.check_model_options("cnn_small", {"activation": "maxout"}) == []
-    assert catalog.check_model_options("mlp_small", {"activation": "maxout"}) == []
+    for name in ("cnn_small", "mlp_small", "lenet5", "alexnet", "zfnet", "vgg16"):  # issue 16
+        assert catalog.check_model_options(name, {"activation": "maxout"}) == [], name
 
 
 def test_activation_choices_are_keras_activations():
@@ -185,12 +185,12 @@ def test_activation_choices_are_keras_activations():
         assert callable(keras.activations.get(name)), name
 
 
-def test_recipe_reports_maxout_on_lenet5(write_recipe):
+def test_recipe_reports_maxout_on_mlp(write_recipe):
     from kerasnets.errors import RecipeError
     from kerasnets.recipe import load_recipe
 
     with pytest.raises(RecipeError, match=r"model\.activation: expected 'relu', .*got 'maxout'"):
-        load_recipe(write_recipe("model: {name: lenet5, activation: maxout}\n"))
+        load_recipe(write_recipe("model: {name: mlp, activation: maxout}\n"))
 
 
 # ----------------------------------------------------------------------------- min_input
@@ -236,7 +236,8 @@ def test_min_input_combines_option_values_and_ignores_the_rest():
     assert catalog.min_input("segnet", {}) == (8, 8)
     assert catalog.min_input("segnet_basic", {}) == (16, 16)
     assert catalog.min_input("cnn_small", {}) == (2, 2)  # a 2x2 max pool needs two pixels
-    assert catalog.min_input("cnn_small", {"pooling": "l2", "dropout": 0.1}) == (1, 1)  # L2 pads
+    # a 2x2 L2 pool needs two pixels too (before issue 16 it made a 0x0 map without an error)
+    assert catalog.min_input("cnn_small", {"pooling": "l2", "dropout": 0.1}) == (2, 2)
     assert catalog.min_input("cnn_small", {"pooling": "avg", "activation": "maxout"}) == (2, 2)
 
 

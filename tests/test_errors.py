@@ -68,7 +68,7 @@ def test_model_options_checked_against_the_builder(write_recipe):
     path = write_recipe("model: {name: lenet5, activaton: relu, pooling: median}\n")
     assert problems(path) == [
         "model.activaton: unknown option of 'lenet5'. Did you mean 'activation'?",
-        "model.pooling: expected 'avg' or 'max', got 'median'",
+        "model.pooling: expected 'max', 'avg', 'l2', 'lp' or 'cross_channel_max', got 'median'",
     ]
 
 

@@ -121,7 +121,7 @@ OTHER_CASES = [
         "schedule.monitor",
         "noval",
     ),
-    _case("classify", {"model": {"activation": "maxout"}}, "model.activation", "lenet-maxout"),
+    _case("classify", {"model": {"name": "mlp", "activation": "maxout"}}, "model.activation", "mlp-maxout"),
     _case("classify", {"data": {"image_size": [16, 16]}}, "data.image_size", "lenet-16"),
     _case(
         "reconstruct",

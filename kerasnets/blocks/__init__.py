@@ -1,10 +1,25 @@
 """Reusable building blocks shared by every builder."""
 
-from kerasnets.blocks.activations import Maxout, conv_maxout, dense_act, maxout
+from kerasnets.blocks.activations import (
+    LEAKY_SLOPE,
+    Maxout,
+    activation_layer,
+    activation_width,
+    dense_act,
+    maxout,
+)
 from kerasnets.blocks.attention import ATTENTION, apply_attention, squeeze_excite
-from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_act, conv_bn_act, padding_to_multiple
+from kerasnets.blocks.conv import (
+    batch_norm,
+    bn_act_conv,
+    conv,
+    conv_act,
+    conv_bn_act,
+    conv_maxout,
+    padding_to_multiple,
+)
 from kerasnets.blocks.dense import dense_block, dense_layer, transition_block
-from kerasnets.blocks.heads import HEADS, classifier_head, fc_head, gap_head, nin_head
+from kerasnets.blocks.heads import HEADS, classifier_head, fc_head, gap_head, nin_head, set_head_activation
 from kerasnets.blocks.inception import InceptionWidths, aux_classifier, inception_module
 from kerasnets.blocks.mlpconv import mlpconv
 from kerasnets.blocks.norm import LocalResponseNormalization, local_response_norm
@@ -17,7 +32,9 @@ from kerasnets.blocks.pooling import (
     cross_channel_max_pool,
     lp_pool,
     max_over_groups,
+    pool,
     pool_with_indices,
+    pooled_filters,
     unpool,
 )
 from kerasnets.blocks.residual import (
@@ -47,6 +64,7 @@ __all__ = [
     "BLOCKS",
     "CUSTOM_LAYERS",
     "HEADS",
+    "LEAKY_SLOPE",
     "POOLING",
     "SHORTCUTS",
     "CrossChannelMaxPooling",
@@ -57,6 +75,8 @@ __all__ = [
     "MaxUnpooling2D",
     "Maxout",
     "ZeroPadChannels",
+    "activation_layer",
+    "activation_width",
     "apply_attention",
     "aux_classifier",
     "basic_block",
@@ -82,9 +102,12 @@ __all__ = [
     "mlpconv",
     "nin_head",
     "padding_to_multiple",
+    "pool",
     "pool_with_indices",
+    "pooled_filters",
     "projection_shortcut",
     "residual_stage",
+    "set_head_activation",
     "squeeze_excite",
     "transition_block",
     "unpool",

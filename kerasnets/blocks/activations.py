@@ -3,6 +3,11 @@
 A maxout unit computes ``max(w1 . x + b1, w2 . x + b2, ...)``: ``pieces`` affine maps per unit
 and the maximum over them. Its convolutional form is a convolution with ``units * pieces``
 filters followed by cross-channel max pooling (``kerasnets.blocks.pooling``).
+
+``activation_layer`` is the one place that turns an activation name into a layer after a
+linear convolution or dense layer: ``maxout`` (the max over pairs of maps), ``leaky_relu`` with
+the lectures' slope (``max(0.1 x, x)``, seed 004; Keras' ``"leaky_relu"`` string means 0.2) and
+every other Keras activation by name.
 """
 
 from __future__ import annotations
@@ -10,8 +15,31 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerasnets.blocks.conv import conv
 from kerasnets.blocks.pooling import CrossChannelMaxPooling, max_over_groups
+
+#: The slope of leaky ReLU for x < 0 in the lectures (seed 004: ``max(0.1 x, x)``).
+LEAKY_SLOPE = 0.1
+#: Linear pieces per maxout unit: a layer feeding maxout makes this many times its outputs.
+MAXOUT_PIECES = 2
+#: Activations that need their own layer after a linear one (not a Keras activation string).
+LAYER_ACTIVATIONS = ("maxout", "leaky_relu")
+
+
+def activation_width(units: int, activation: str | None) -> int:
+    """Outputs the linear layer before ``activation`` makes for ``units`` outputs after it."""
+    return units * MAXOUT_PIECES if activation == "maxout" else units
+
+
+def activation_layer(
+    x: keras.KerasTensor, activation: str, *, name: str, leaky_slope: float = LEAKY_SLOPE
+) -> keras.KerasTensor:
+    """``activation`` as a layer named ``{name}_{activation}``: maxout over pairs of channels
+    (C -> C / 2), leaky ReLU of slope ``leaky_slope``, or any Keras activation."""
+    if activation == "maxout":
+        return CrossChannelMaxPooling(MAXOUT_PIECES, name=f"{name}_maxout")(x)
+    if activation == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=leaky_slope, name=f"{name}_leaky_relu")(x)
+    return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
 
 
 @keras.saving.register_keras_serializable(package="kerasnets")
@@ -74,18 +102,15 @@ def maxout(x: keras.KerasTensor, units: int, *, name: str, pieces: int = 2) -> k
     return Maxout(units, pieces, name=name)(x)
 
 
-def dense_act(x: keras.KerasTensor, units: int, activation: str, *, name: str) -> keras.KerasTensor:
-    """A fully connected layer with any Keras activation, or maxout units (two pieces) when
-    ``activation="maxout"``."""
-    if activation == "maxout":
-        return Maxout(units, pieces=2, name=name)(x)
-    return keras.layers.Dense(units, activation=activation, name=name)(x)
-
-
-def conv_maxout(
-    x: keras.KerasTensor, filters: int, kernel_size: int, *, name: str, pieces: int = 2, **conv_kwargs
+def dense_act(
+    x: keras.KerasTensor, units: int, activation: str, *, name: str, leaky_slope: float = LEAKY_SLOPE
 ) -> keras.KerasTensor:
-    """Convolutional maxout: ``filters * pieces`` linear maps, then the max over each group of
-    ``pieces`` adjacent maps (cross-channel max pooling, Goodfellow et al. 2013)."""
-    x = conv(x, filters * pieces, kernel_size, name=name, **conv_kwargs)
-    return CrossChannelMaxPooling(pieces, name=f"{name}_maxout")(x)
+    """A fully connected layer with any Keras activation; maxout units (two pieces, one
+    ``Maxout`` layer) when ``activation="maxout"``; a ``LeakyReLU`` layer of slope
+    ``leaky_slope`` after a linear ``Dense`` when ``activation="leaky_relu"``."""
+    if activation == "maxout":
+        return Maxout(units, pieces=MAXOUT_PIECES, name=name)(x)
+    if activation == "leaky_relu":
+        x = keras.layers.Dense(units, name=name)(x)
+        return activation_layer(x, activation, name=name, leaky_slope=leaky_slope)
+    return keras.layers.Dense(units, activation=activation, name=name)(x)

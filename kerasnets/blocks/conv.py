@@ -11,6 +11,15 @@ from typing import Literal
 
 import keras
 
+from kerasnets.blocks.activations import (
+    LAYER_ACTIVATIONS,
+    LEAKY_SLOPE,
+    MAXOUT_PIECES,
+    activation_layer,
+    activation_width,
+)
+from kerasnets.blocks.pooling import CrossChannelMaxPooling
+
 Padding = Literal["valid", "same", "full"] | int
 
 #: Batch-normalisation policy shared by every block (Keras applications use 1.001e-5).
@@ -76,10 +85,33 @@ def conv_act(
     *,
     name: str,
     activation: str = "relu",
+    leaky_slope: float = LEAKY_SLOPE,
     **conv_kwargs,
 ) -> keras.KerasTensor:
-    """Convolution followed by an activation, no normalisation (LeNet, AlexNet, VGG)."""
+    """Convolution followed by an activation, no normalisation (LeNet, AlexNet, VGG).
+
+    ``maxout`` is convolutional maxout (twice the filters, then the max over each pair of
+    adjacent maps: ``filters`` maps out); ``leaky_relu`` a ``LeakyReLU`` layer of slope
+    ``leaky_slope``; any other Keras activation is fused into the convolution."""
+    if activation in LAYER_ACTIVATIONS:
+        x = conv(x, activation_width(filters, activation), kernel_size, name=name, **conv_kwargs)
+        return activation_layer(x, activation, name=name, leaky_slope=leaky_slope)
     return conv(x, filters, kernel_size, name=name, activation=activation, **conv_kwargs)
+
+
+def conv_maxout(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel_size: int,
+    *,
+    name: str,
+    pieces: int = MAXOUT_PIECES,
+    **conv_kwargs,
+) -> keras.KerasTensor:
+    """Convolutional maxout: ``filters * pieces`` linear maps, then the max over each group of
+    ``pieces`` adjacent maps (cross-channel max pooling, Goodfellow et al. 2013)."""
+    x = conv(x, filters * pieces, kernel_size, name=name, **conv_kwargs)
+    return CrossChannelMaxPooling(pieces, name=f"{name}_maxout")(x)
 
 
 def conv_bn_act(
@@ -90,13 +122,16 @@ def conv_bn_act(
     name: str,
     activation: str | None = "relu",
     use_bias: bool = False,
+    leaky_slope: float = LEAKY_SLOPE,
     **conv_kwargs,
 ) -> keras.KerasTensor:
-    """Convolution, batch norm, activation (ResNet v1, GoogLeNet-BN, stems)."""
-    x = conv(x, filters, kernel_size, name=f"{name}_conv", use_bias=use_bias, **conv_kwargs)
+    """Convolution, batch norm, activation (ResNet v1, GoogLeNet-BN, stems); ``maxout`` and
+    ``leaky_relu`` as in :func:`conv_act`."""
+    width = activation_width(filters, activation)
+    x = conv(x, width, kernel_size, name=f"{name}_conv", use_bias=use_bias, **conv_kwargs)
     x = batch_norm(x, name=f"{name}_bn")
     if activation:
-        x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+        x = activation_layer(x, activation, name=name, leaky_slope=leaky_slope)
     return x
 
 

@@ -53,6 +53,15 @@ class LpPooling2D(keras.layers.Layer):
         self.padding = padding
         self.epsilon = float(epsilon)
 
+    def build(self, input_shape) -> None:
+        if self.padding == "valid":
+            for size, pool in zip(input_shape[1:3], self.pool_size, strict=True):
+                if size is not None and size < pool:
+                    raise ValueError(
+                        f"{self.name}: a {pool}-wide pooling window does not fit an input of "
+                        f"size {size} (padding 'valid')"
+                    )
+
     def call(self, inputs):
         powered = ops.square(inputs) if self.p == 2 else ops.power(ops.abs(inputs), self.p)
         # A depthwise convolution with a kernel of ones sums each channel over the window.
@@ -126,12 +135,61 @@ def cross_channel_max_pool(x: keras.KerasTensor, pieces: int, *, name: str) -> k
     return CrossChannelMaxPooling(pieces, name=name)(x)
 
 
-#: Spatial pooling by name, for builders that offer a ``pooling`` option.
+def _keras_pool(layer: type):
+    def apply(x, *, pool_size, strides, padding, name, p):
+        return layer(pool_size, strides=strides, padding=padding, name=name)(x)
+
+    return apply
+
+
+def _lp(fixed_p: float | None):
+    def apply(x, *, pool_size, strides, padding, name, p):
+        return lp_pool(x, p=fixed_p or p, pool_size=pool_size, strides=strides, padding=padding, name=name)
+
+    return apply
+
+
+def _cross_channel_max(x, *, pool_size, strides, padding, name, p):
+    x = keras.layers.MaxPooling2D(pool_size, strides=strides, padding=padding, name=name)(x)
+    return cross_channel_max_pool(x, CHANNEL_PIECES["cross_channel_max"], name=f"{name}_channels")
+
+
+#: Spatial pooling by name (``kerasnets.choices.Pooling``): each ``(x, *, pool_size, strides,
+#: padding, name, p)``; ``p`` is the norm of ``lp`` (``l2`` is ``lp`` at p = 2).
 POOLING = {
-    "max": lambda x, size, name: keras.layers.MaxPooling2D(size, name=name)(x),
-    "avg": lambda x, size, name: keras.layers.AveragePooling2D(size, name=name)(x),
-    "l2": lambda x, size, name: lp_pool(x, p=2.0, pool_size=size, name=name),
+    "max": _keras_pool(keras.layers.MaxPooling2D),
+    "avg": _keras_pool(keras.layers.AveragePooling2D),
+    "l2": _lp(2.0),
+    "lp": _lp(None),
+    "cross_channel_max": _cross_channel_max,
 }
+
+#: Poolings that also take the max over groups of adjacent channels: the convolution before
+#: them makes this many times its filters, so the width after the pool is the architecture's.
+CHANNEL_PIECES = {"cross_channel_max": 2}
+
+
+def pooled_filters(filters: int, pooling: str) -> int:
+    """Filters of the convolution that feeds a ``pooling`` pool (twice as many before a
+    cross-channel max pool, which halves them again)."""
+    return filters * CHANNEL_PIECES.get(pooling, 1)
+
+
+def pool(
+    x: keras.KerasTensor,
+    pooling: str,
+    pool_size: int = 2,
+    *,
+    name: str,
+    strides: int | None = None,
+    padding: Literal["valid", "same"] = "valid",
+    p: float = 3.0,
+) -> keras.KerasTensor:
+    """Spatial pooling of kind ``pooling`` (a key of ``POOLING``): max, avg, l2, lp (norm ``p``)
+    or cross_channel_max (max pooling, then the max over pairs of adjacent channels)."""
+    if pooling not in POOLING:
+        raise ValueError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLING)}")
+    return POOLING[pooling](x, pool_size=pool_size, strides=strides, padding=padding, name=name, p=p)
 
 
 # ----------------------------------------------------------------------------- SegNet pooling

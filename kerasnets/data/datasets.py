@@ -241,13 +241,26 @@ def cifar100(
 
 
 @DATASETS.register("digits", classes=10, shape=(8, 8, 1))
-def digits(search: list[Path], image_size: tuple[int, int] | None = None) -> RawData:
-    """scikit-learn's bundled 8x8 handwritten digits (1,797 images): needs no download."""
+def digits(
+    search: list[Path], image_size: tuple[int, int] | None = None, classes: list[int] | None = None
+) -> RawData:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images): needs no download.
+    ``classes`` keeps only those digits, relabelled 0, 1, ... in the order given (``[3, 8]``:
+    a two-class problem, 3 -> 0 and 8 -> 1)."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     images = np.clip(bunch.images * 16.0, 0, 255).astype(np.uint8)[..., None]  # 0..16 -> 0..255
-    return RawData(images, bunch.target.astype(np.int32), MNIST_CLASSES, source="scikit-learn")
+    labels = bunch.target.astype(np.int32)
+    if classes is None:
+        return RawData(images, labels, MNIST_CLASSES, source="scikit-learn")
+    if len(classes) < 2 or len(set(classes)) != len(classes) or not set(classes) <= set(range(10)):
+        raise DataError(f"data set 'digits': classes must be two or more different digits 0-9, got {classes}")
+    keep = np.isin(labels, classes)
+    relabel = np.zeros(10, np.int32)
+    relabel[list(classes)] = np.arange(len(classes))
+    names = [MNIST_CLASSES[c] for c in classes]
+    return RawData(images[keep], relabel[labels[keep]], names, source=f"scikit-learn, digits {classes}")
 
 
 @DATASETS.register("folder", classes=None, shape=None, files=True)
@@ -302,4 +315,4 @@ def synthetic(
 
 
 # Data sets defined in their own modules register themselves on import.
-from kerasnets.data import segmentation  # noqa: E402, F401
+from kerasnets.data import multilabel, segmentation  # noqa: E402, F401

@@ -83,8 +83,9 @@ def resize_images(x: np.ndarray, size: tuple[int, int] | None, method: str) -> n
 
 
 def resize_masks(y: np.ndarray, size: tuple[int, int] | None, method: str) -> np.ndarray:
-    """Per-pixel label masks follow their images: nearest-neighbour resize or zero padding."""
-    if y.ndim == 1 or size is None or tuple(y.shape[1:3]) == tuple(size):
+    """Per-pixel label masks follow their images: nearest-neighbour resize or zero padding
+    (class labels and multi-hot label vectors are returned as they are)."""
+    if y.ndim < 3 or size is None or tuple(y.shape[1:3]) == tuple(size):
         return y
     if method == "pad":
         return resize_images(y[..., None], size, "pad")[..., 0]

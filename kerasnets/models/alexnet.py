@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import keras
 
-from kerasnets.blocks import classifier_head, conv_act, local_response_norm
+from kerasnets.blocks import LEAKY_SLOPE, classifier_head, conv_act, local_response_norm, pool, pooled_filters
+from kerasnets.choices import DenseActivation, LayerPadding, Pooling
 from kerasnets.models.base import register_model
 
 
 def _maybe_lrn(x: keras.KerasTensor, lrn: bool, name: str) -> keras.KerasTensor:
     return local_response_norm(x, name=name) if lrn else x
+
+
+def _padding(padding: str, paper: str | int) -> str | int:
+    """The paper's padding of one layer, unless the recipe sets one for every layer."""
+    return paper if padding == "paper" else padding
 
 
 @register_model(
@@ -26,6 +32,11 @@ def alexnet(
     num_classes: int,
     lrn: bool = False,
     dropout: float = 0.5,
+    activation: DenseActivation = "relu",
+    leaky_slope: float = LEAKY_SLOPE,
+    pooling: Pooling = "max",
+    pool_p: float = 3.0,
+    padding: LayerPadding = "paper",
 ) -> keras.Model:
     """AlexNet in one tower: Krizhevsky, Sutskever, Hinton (2012), "ImageNet classification with
     deep convolutional neural networks".
@@ -34,19 +45,27 @@ def alexnet(
     (384, 384, 256), pool -> 6x6x256, FC 4096, FC 4096, output. ``lrn`` adds the paper's local
     response normalisation after the ReLUs of conv1 and conv2 (no parameters); ``dropout``
     (0.5 in the paper) follows FC6 and FC7. Needs at least 63x63 inputs (three 3x3/2 pools).
+    The lectures' blocks: ``activation`` for every convolution and hidden FC layer
+    (``maxout``: twice the maps / units, max over pairs; ``leaky_relu`` of slope
+    ``leaky_slope``); ``pooling`` for the three pools (``avg``, ``l2``, ``lp`` of norm ``pool_p``,
+    ``cross_channel_max``: the convolution before each pool makes twice its maps); ``padding``
+    ``paper`` (per layer, as above) or ``valid`` / ``same`` / ``full`` for every convolution.
     """
+    act = {"activation": activation, "leaky_slope": leaky_slope}
+    pooled = {"strides": 2, "p": pool_p}
+    width = lambda filters: pooled_filters(filters, pooling)  # noqa: E731  (maps before a pool)
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv_act(inputs, 96, 11, strides=4, padding=2, name="conv1")  # 55x55x96
-    x = _maybe_lrn(x, lrn, "norm1")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)  # 27x27x96
-    x = conv_act(x, 256, 5, padding="same", name="conv2")  # 27x27x256
+    x = conv_act(inputs, width(96), 11, strides=4, padding=_padding(padding, 2), name="conv1", **act)
+    x = _maybe_lrn(x, lrn, "norm1")  # 55x55x96
+    x = pool(x, pooling, 3, name="pool1", **pooled)  # 27x27x96
+    x = conv_act(x, width(256), 5, padding=_padding(padding, "same"), name="conv2", **act)  # 27x27x256
     x = _maybe_lrn(x, lrn, "norm2")
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool2")(x)  # 13x13x256
-    x = conv_act(x, 384, 3, padding="same", name="conv3")  # 13x13x384
-    x = conv_act(x, 384, 3, padding="same", name="conv4")  # 13x13x384
-    x = conv_act(x, 256, 3, padding="same", name="conv5")  # 13x13x256
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool3")(x)  # 6x6x256
-    outputs = classifier_head(x, num_classes, hidden=(4096, 4096), dropout=dropout)
+    x = pool(x, pooling, 3, name="pool2", **pooled)  # 13x13x256
+    x = conv_act(x, 384, 3, padding=_padding(padding, "same"), name="conv3", **act)  # 13x13x384
+    x = conv_act(x, 384, 3, padding=_padding(padding, "same"), name="conv4", **act)  # 13x13x384
+    x = conv_act(x, width(256), 3, padding=_padding(padding, "same"), name="conv5", **act)  # 13x13x256
+    x = pool(x, pooling, 3, name="pool3", **pooled)  # 6x6x256
+    outputs = classifier_head(x, num_classes, hidden=(4096, 4096), dropout=dropout, **act)
     return keras.Model(inputs, outputs, name="alexnet")
 
 
@@ -64,6 +83,11 @@ def zfnet(
     num_classes: int,
     lrn: bool = False,
     dropout: float = 0.5,
+    activation: DenseActivation = "relu",
+    leaky_slope: float = LEAKY_SLOPE,
+    pooling: Pooling = "max",
+    pool_p: float = 3.0,
+    padding: LayerPadding = "paper",
 ) -> keras.Model:
     """ZFNet: Zeiler & Fergus (2014), "Visualizing and understanding convolutional networks".
 
@@ -71,18 +95,24 @@ def zfnet(
     and the wider conv3-5 of seed 000's table (512, 1024, 512). Pools 1 and 2 round up (Caffe's
     ceil mode, here ``same`` padding) so 110 -> 55 and 26 -> 13 as in the paper's Figure 3.
     ``lrn`` adds the contrast normalisation after pools 1 and 2; ``dropout`` follows FC6, FC7.
-    Needs at least 53x53 inputs.
+    Needs at least 53x53 inputs. The lectures' blocks: ``activation`` for every convolution
+    and hidden FC layer (``maxout``: twice the maps / units, max over pairs; ``leaky_relu`` of slope
+    ``leaky_slope``); ``pooling`` for the three pools (``avg``, ``l2``, ``lp`` of norm ``pool_p``,
+    ``cross_channel_max``: the convolution before each pool makes twice its maps); ``padding``
+    ``paper`` (per layer, as above) or ``valid`` / ``same`` / ``full`` for every convolution.
     """
+    act = {"activation": activation, "leaky_slope": leaky_slope}
+    width = lambda filters: pooled_filters(filters, pooling)  # noqa: E731  (maps before a pool)
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv_act(inputs, 96, 7, strides=2, padding=1, name="conv1")  # 110x110x96
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)  # 55x55x96
+    x = conv_act(inputs, width(96), 7, strides=2, padding=_padding(padding, 1), name="conv1", **act)
+    x = pool(x, pooling, 3, strides=2, padding="same", p=pool_p, name="pool1")  # 55x55x96
     x = _maybe_lrn(x, lrn, "norm1")
-    x = conv_act(x, 256, 5, strides=2, padding="valid", name="conv2")  # 26x26x256
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)  # 13x13x256
+    x = conv_act(x, width(256), 5, strides=2, padding=_padding(padding, "valid"), name="conv2", **act)
+    x = pool(x, pooling, 3, strides=2, padding="same", p=pool_p, name="pool2")  # 13x13x256
     x = _maybe_lrn(x, lrn, "norm2")
-    x = conv_act(x, 512, 3, padding="same", name="conv3")  # 13x13x512
-    x = conv_act(x, 1024, 3, padding="same", name="conv4")  # 13x13x1024
-    x = conv_act(x, 512, 3, padding="same", name="conv5")  # 13x13x512
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool3")(x)  # 6x6x512
-    outputs = classifier_head(x, num_classes, hidden=(4096, 4096), dropout=dropout)
+    x = conv_act(x, 512, 3, padding=_padding(padding, "same"), name="conv3", **act)  # 13x13x512
+    x = conv_act(x, 1024, 3, padding=_padding(padding, "same"), name="conv4", **act)  # 13x13x1024
+    x = conv_act(x, width(512), 3, padding=_padding(padding, "same"), name="conv5", **act)  # 13x13x512
+    x = pool(x, pooling, 3, strides=2, p=pool_p, name="pool3")  # 6x6x512
+    outputs = classifier_head(x, num_classes, hidden=(4096, 4096), dropout=dropout, **act)
     return keras.Model(inputs, outputs, name="zfnet")

@@ -8,12 +8,10 @@ count this builder has. The MLP total 301,290 is exact.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import keras
 
-from kerasnets.blocks import POOLING, conv_act, conv_maxout, dense_act
-from kerasnets.choices import DenseActivation
+from kerasnets.blocks import LEAKY_SLOPE, conv_act, dense_act, pool, pooled_filters
+from kerasnets.choices import DenseActivation, Pooling
 from kerasnets.models.base import register_model
 
 
@@ -28,24 +26,26 @@ def cnn_small(
     input_shape: tuple[int, ...],
     num_classes: int,
     activation: DenseActivation = "relu",
-    pooling: Literal["max", "avg", "l2"] = "max",
+    pooling: Pooling = "max",
     dropout: float = 0.0,
+    leaky_slope: float = LEAKY_SLOPE,
+    pool_p: float = 3.0,
 ) -> keras.Model:
     """One convolution (5 filters, 5x5, ``same``), a 2x2 pool (max, average or L2-norm
     pooling), a 300-unit dense layer, the output: the CNN side of seed 000's comparison
     (LeCun et al. 1998 style convnet vs a plain multi-layer perceptron).
 
     ``activation="maxout"`` (Goodfellow et al. 2013) makes the convolution 10 linear maps
-    max-pooled across pairs of channels and the dense layer maxout units of two pieces.
+    max-pooled across pairs of channels and the dense layer maxout units of two pieces;
+    ``leaky_relu`` has slope ``leaky_slope``; ``pooling`` also takes ``lp`` (norm ``pool_p``)
+    and ``cross_channel_max`` (10 maps, max-pooled over pairs).
     """
+    act = {"activation": activation, "leaky_slope": leaky_slope}
     inputs = keras.Input(shape=input_shape, name="image")
-    if activation == "maxout":
-        x = conv_maxout(inputs, 5, 5, padding="same", name="conv1")  # 28x28x10 -> 28x28x5
-    else:
-        x = conv_act(inputs, 5, 5, padding="same", activation=activation, name="conv1")  # 28x28x5
-    x = POOLING[pooling](x, 2, "pool1")  # 14x14x5
+    x = conv_act(inputs, pooled_filters(5, pooling), 5, padding="same", name="conv1", **act)  # 28x28x5
+    x = pool(x, pooling, 2, p=pool_p, name="pool1")  # 14x14x5
     x = keras.layers.Flatten(name="flatten")(x)
-    x = dense_act(x, 300, activation, name="fc1")
+    x = dense_act(x, 300, name="fc1", **act)
     if dropout:
         x = keras.layers.Dropout(dropout, name="fc1_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
@@ -64,16 +64,17 @@ def mlp_small(
     num_classes: int,
     activation: DenseActivation = "relu",
     dropout: float = 0.0,
+    leaky_slope: float = LEAKY_SLOPE,
 ) -> keras.Model:
     """Two 280-unit hidden layers, the "traditional" side of seed 000's comparison.
 
     ``activation="maxout"`` uses maxout units with two pieces (Goodfellow et al. 2013), which
-    doubles the hidden weights.
+    doubles the hidden weights; ``leaky_relu`` has slope ``leaky_slope``.
     """
     inputs = keras.Input(shape=input_shape, name="image")
     x = keras.layers.Flatten(name="flatten")(inputs)
     for i in (1, 2):
-        x = dense_act(x, 280, activation, name=f"fc{i}")
+        x = dense_act(x, 280, activation, name=f"fc{i}", leaky_slope=leaky_slope)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)

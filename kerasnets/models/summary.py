@@ -11,6 +11,12 @@ Conventions, stated once:
 * ``mult_adds`` counts the multiply-accumulates of convolutions (transposed and depthwise
   included), fully connected and maxout layers; pooling, normalisation and element-wise layers
   are left out (negligible next to them).
+* ``receptive_field`` is the side (per spatial axis) of the input window one output value of
+  the layer sees (seed 004: three stacked 3x3 convolutions see 7x7), from the kernel sizes,
+  strides and dilations along the path, not clipped to the image (VGG16's conv5_3 sees 212).
+  Where branches merge (Add, Concatenate) the largest field is kept; after a layer that mixes
+  every position (Flatten, Dense on flat inputs, global pooling, a recurrent layer's last
+  state) it is the whole input (``all``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import keras
@@ -48,6 +55,8 @@ class LayerRow:
     activations: int | None
     memory_bytes: int
     mult_adds: int
+    #: input window side per spatial axis; None = the whole input, () = no spatial axes
+    receptive_field: tuple[int | float, ...] | None = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,71 @@ def mult_adds(layer: keras.layers.Layer) -> int:
     return 0
 
 
+#: (receptive field, jump) per spatial axis; None once every input position is mixed
+Field = tuple[tuple[Fraction, ...], tuple[Fraction, ...]] | None
+_TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
+_UPSAMPLING = (keras.layers.UpSampling1D, keras.layers.UpSampling2D, keras.layers.UpSampling3D)
+
+
+def _tuple(value: Any, rank: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, list | tuple) else (int(value),) * rank
+
+
+def _step(layer: keras.layers.Layer, rf: tuple, jump: tuple) -> tuple[tuple, tuple]:
+    """One layer's effect on (field, jump): a window of k (dilated) at stride s adds
+    ``(k_eff - 1) * jump`` to the field and multiplies the jump by s; upsampling divides it."""
+    from kerasnets.blocks.pooling import MaxUnpooling2D
+
+    rank = len(rf)
+    if isinstance(layer, (*_UPSAMPLING, *_TRANSPOSED, MaxUnpooling2D)):
+        factor = getattr(layer, "strides", None) or getattr(layer, "size", None) or layer.pool_size
+        kernel = _tuple(getattr(layer, "kernel_size", 1), rank)
+        jump = tuple(j / s for j, s in zip(jump, _tuple(factor, rank), strict=True))
+        return tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump, strict=True)), jump
+    window = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    if window is None:
+        return rf, jump
+    window = _tuple(window, rank)
+    strides = _tuple(getattr(layer, "strides", None) or window, rank)
+    dilation = _tuple(getattr(layer, "dilation_rate", None) or 1, rank)
+    rf = tuple(r + d * (k - 1) * j for r, k, d, j in zip(rf, window, dilation, jump, strict=True))
+    return rf, tuple(j * s for j, s in zip(jump, strides, strict=True))
+
+
+def _parents(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    tensors = keras.tree.flatten(layer.input)
+    return [t._keras_history.operation for t in tensors if hasattr(t, "_keras_history")]
+
+
+def receptive_fields(model: keras.Model) -> dict[str, tuple[int | float, ...] | None]:
+    """Layer name -> receptive field side per spatial axis on the model's input (see the module
+    docstring); None once the whole input is mixed, ``()`` for inputs without spatial axes."""
+    fields: dict[str, Field] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            rank = max(len(layer.output.shape) - 2, 0)
+            fields[layer.name] = ((Fraction(1),) * rank, (Fraction(1),) * rank)
+            continue
+        try:
+            parents = [fields.get(p.name, None) for p in _parents(layer)]
+        except (AttributeError, ValueError):  # a layer called several times: no single input
+            parents = []
+        if not parents or any(p is None for p in parents):
+            fields[layer.name] = None
+            continue
+        rf, jump = max(parents, key=lambda p: math.prod(p[0]))  # merged branches: the largest
+        out_rank = len(_single(layer.output).shape) - 2
+        if out_rank < len(rf) or isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional):
+            fields[layer.name] = None  # flattened, globally pooled, a sequence's last state
+            continue
+        fields[layer.name] = _step(layer, rf, jump)
+    return {name: None if f is None else tuple(_number(v) for v in f[0]) for name, f in fields.items()}
+
+
+def _number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
 def summarize(
     model: keras.Model | str,
     input_shape: Sequence[int] | None = None,
@@ -104,7 +178,7 @@ def summarize(
     ``num_classes`` (defaults: its reference configuration from the registry)."""
     if isinstance(model, str):
         model = _build(model, input_shape, num_classes, **options)
-    rows = []
+    rows, fields = [], receptive_fields(model)
     for layer in model.layers:
         shape = tuple(_single(layer.output).shape[1:])
         count = _prod(shape)
@@ -118,6 +192,7 @@ def summarize(
                 activations=count,
                 memory_bytes=stored * BYTES_PER_VALUE,
                 mult_adds=mult_adds(layer),
+                receptive_field=fields.get(layer.name),
             )
         )
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
@@ -181,10 +256,21 @@ def _cells(row: LayerRow) -> list[str]:
         else f"{row.activations:,}" + ("" if row.memory_bytes or not row.activations else "*"),
         human_bytes(row.memory_bytes) if row.memory_bytes else "-",
         f"{row.mult_adds:,}" if row.mult_adds else "-",
+        field_text(row.receptive_field),
     ]
 
 
-HEADER = ["layer", "type", "output shape", "params", "activations", "memory", "mult-adds"]
+def field_text(field: tuple[int | float, ...] | None) -> str:
+    """``7`` (square), ``7x5``, ``all`` (the whole input) or ``-`` (no spatial axes)."""
+    if field is None:
+        return "all"
+    if not field:
+        return "-"
+    sides = [f"{v:g}" if isinstance(v, float) else str(v) for v in field]
+    return sides[0] if len(set(sides)) == 1 else "x".join(sides)
+
+
+HEADER = ["layer", "type", "output shape", "params", "activations", "memory", "mult-adds", "receptive field"]
 
 
 def _total_cells(s: Summary) -> list[str]:
@@ -196,6 +282,7 @@ def _total_cells(s: Summary) -> list[str]:
         f"{s.activations:,}",
         human_bytes(s.memory_bytes),
         f"{s.mult_adds:,}",
+        "",
     ]
 
 
@@ -220,7 +307,7 @@ def format_text(s: Summary) -> str:
     """Plain-text table (monospace; usable as an MLflow artifact)."""
     table = [HEADER, *(_cells(r) for r in s.rows), _total_cells(s)]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
-    right = {3, 4, 5, 6}
+    right = {3, 4, 5, 6, 7}
 
     def fmt(line: list[str]) -> str:
         cells = enumerate(zip(line, widths, strict=True))
@@ -248,13 +335,15 @@ def summary_table(rows: Sequence[LayerRow], name: str = "model") -> str:
 
 
 def to_rich_table(s: Summary):
-    """The same table as a ``rich.table.Table`` (rich imported here, not at module import)."""
+    """The same table as a ``rich.table.Table`` (rich imported here, not at module import).
+    Cells never end in an ellipsis: on a console narrower than the table they fold."""
     from rich.table import Table
 
     table = Table(title=s.name, caption=_footer(s), show_footer=True)
     totals = _total_cells(s)
     for i, (title, total) in enumerate(zip(HEADER, totals, strict=True)):
-        table.add_column(title, footer=total, justify="right" if i >= 3 else "left", no_wrap=i < 3)
+        justify = "right" if i >= 3 else "left"
+        table.add_column(title, footer=total, justify=justify, no_wrap=i < 3, overflow="fold")
     for row in s.rows:
         table.add_row(*_cells(row))
     return table

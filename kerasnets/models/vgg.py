@@ -13,7 +13,16 @@ from typing import Literal
 
 import keras
 
-from kerasnets.blocks import HEADS, conv_act, conv_bn_act, local_response_norm
+from kerasnets.blocks import (
+    HEADS,
+    LEAKY_SLOPE,
+    conv_act,
+    conv_bn_act,
+    local_response_norm,
+    pool,
+    pooled_filters,
+)
+from kerasnets.choices import DenseActivation, Padding, Pooling
 from kerasnets.models.base import register_model
 
 _A = (("conv3-64",), ("conv3-128",), ("conv3-256",) * 2, ("conv3-512",) * 2, ("conv3-512",) * 2)
@@ -31,17 +40,32 @@ Head = Literal["fc", "gap"]
 
 
 def vgg_stage(
-    x: keras.KerasTensor, layers: tuple[str, ...], *, name: str, batch_norm: bool
+    x: keras.KerasTensor,
+    layers: tuple[str, ...],
+    *,
+    name: str,
+    batch_norm: bool,
+    activation: str = "relu",
+    leaky_slope: float = LEAKY_SLOPE,
+    pooling: str = "max",
+    pool_p: float = 3.0,
+    padding: str = "same",
 ) -> keras.KerasTensor:
-    """One stage of a configuration (``conv<k>-<filters>`` / ``LRN`` entries) plus its max pool."""
+    """One stage of a configuration (``conv<k>-<filters>`` / ``LRN`` entries) plus its 2x2 pool
+    (``pooling``; the stage's last convolution makes twice its maps before ``cross_channel_max``)."""
     block = conv_bn_act if batch_norm else conv_act
+    last_conv = max(i for i, layer in enumerate(layers, start=1) if layer != "LRN")
     for i, layer in enumerate(layers, start=1):
         if layer == "LRN":
             x = local_response_norm(x, name=f"{name}_lrn")
             continue
         kind, filters = layer.split("-")
-        x = block(x, int(filters), int(kind.removeprefix("conv")), padding="same", name=f"{name}_conv{i}")
-    return keras.layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
+        filters = pooled_filters(int(filters), pooling) if i == last_conv else int(filters)
+        x = block(
+            x, filters, int(kind.removeprefix("conv")), padding=padding, name=f"{name}_conv{i}",
+            activation=activation, leaky_slope=leaky_slope,
+        )  # fmt: skip
+    return pool(x, pooling, 2, strides=2, p=pool_p, name=f"{name}_pool")
 
 
 def vgg(
@@ -54,16 +78,26 @@ def vgg(
     batch_norm: bool = False,
     fc_units: int = 4096,
     name: str = "vgg",
+    activation: str = "relu",
+    leaky_slope: float = LEAKY_SLOPE,
+    pooling: str = "max",
+    pool_p: float = 3.0,
+    padding: str = "same",
 ) -> keras.Model:
     """Configuration ``config`` of ``VGG_CONFIGS`` plus a head: ``fc`` = flatten, two FC
     ``fc_units`` layers with dropout (the paper); ``gap`` = global average pooling and one FC
-    layer (seed 000: 20.9M instead of 138M parameters for D)."""
+    layer (seed 000: 20.9M instead of 138M parameters for D). ``activation`` (convolutions and
+    hidden FC layers), ``pooling`` and ``padding`` as in :func:`vgg_stage`."""
+    act = {"activation": activation, "leaky_slope": leaky_slope}
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for s, layers in enumerate(VGG_CONFIGS[config], start=1):
-        x = vgg_stage(x, layers, name=f"block{s}", batch_norm=batch_norm)
+        x = vgg_stage(
+            x, layers, name=f"block{s}", batch_norm=batch_norm, pooling=pooling, pool_p=pool_p,
+            padding=padding, **act,
+        )  # fmt: skip
     hidden = (fc_units,) * (2 if head == "fc" else 1)
-    outputs = HEADS[head](x, num_classes, hidden=hidden, dropout=dropout)
+    outputs = HEADS[head](x, num_classes, hidden=hidden, dropout=dropout, **act)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -86,10 +120,17 @@ def _entrypoint(name: str, config: str) -> None:
         dropout: float = 0.5,
         batch_norm: bool = False,
         fc_units: int = 4096,
+        activation: DenseActivation = "relu",
+        leaky_slope: float = LEAKY_SLOPE,
+        pooling: Pooling = "max",
+        pool_p: float = 3.0,
+        padding: Padding = "same",
     ) -> keras.Model:
         return vgg(
             input_shape, num_classes, config,
             head=head, dropout=dropout, batch_norm=batch_norm, fc_units=fc_units, name=name,
+            activation=activation, leaky_slope=leaky_slope, pooling=pooling, pool_p=pool_p,
+            padding=padding,
         )  # fmt: skip
 
     builder.__name__ = builder.__qualname__ = name
@@ -100,7 +141,12 @@ def _entrypoint(name: str, config: str) -> None:
         "2x2 max pool. ``head``: ``fc`` (two FC layers, the paper) or ``gap`` (global average "
         "pooling + one FC); ``dropout`` after each FC layer (0.5 in the paper); ``batch_norm`` "
         "inserts BN after every convolution (a later variant, handy from scratch); ``fc_units`` "
-        "is the width of the FC layers (4096). Any input of at least 32x32 works."
+        "is the width of the FC layers (4096). Any input of at least 32x32 works. The lectures' "
+        "blocks: ``activation`` of every convolution and hidden FC layer (``maxout``: twice the "
+        "maps / units, max over pairs; ``leaky_relu`` of slope ``leaky_slope``); ``pooling`` of "
+        "the five 2x2 pools (``avg``, ``l2``, ``lp`` of norm ``pool_p``, ``cross_channel_max``: "
+        "each stage's last convolution makes twice its maps); ``padding`` of every convolution "
+        "(``same`` in the paper; ``valid`` or ``full``)."
     )
     _, params, source = VGG_VARIANTS[name]
     variants = [({"head": "gap"}, 20_912_936)] if name == "vgg16" else []

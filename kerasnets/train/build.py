@@ -10,6 +10,7 @@ from typing import Any
 
 import keras
 
+from kerasnets.blocks import set_head_activation
 from kerasnets.errors import Problem, RecipeError
 from kerasnets.models import build
 from kerasnets.rules import class_count, monitor_problems
@@ -34,13 +35,16 @@ def synchronize_batch_norm(model: keras.Model) -> int:
 def build_model(
     recipe: Any, input_shape: tuple[int, ...], num_classes: int, replicas: int = 1
 ) -> keras.Model:
-    """The recipe's model with its dropout, weight penalty and kernel initialiser (uncompiled);
+    """The recipe's model with its head activation, dropout, weight penalty and kernel
+    initialiser (uncompiled);
     kernels are drawn from ``train.seed``, one seed per layer. With ``train.sync_batchnorm``
     and more than one replica, BatchNormalization is synchronized across replicas."""
     options = recipe.model.options
     if recipe.regularization.dropout is not None:
         options["dropout"] = recipe.regularization.dropout
     model = build(recipe.model.name, input_shape, recipe.model.num_classes or num_classes, **options)
+    if recipe.model.head_activation != "softmax":
+        set_head_activation(model, recipe.model.head_activation)
     kernel = recipe.regularization.kernel
     regularizer = make_regularizer(kernel.l1, kernel.l2)
     if regularizer is not None:

@@ -179,6 +179,7 @@ def training_callbacks(
     """The fit's callbacks in order: the task's own (metric aliases first, so the others see
     them), timer, NaN guard, learning-rate schedule, early stopping, checkpoint, then MLflow
     (which logs what the checkpoint has saved: see ``checkpoint.relog_missing_epochs``)."""
+    from kerasnets.rules import plateau_monitor
     from kerasnets.train.checkpoint import RunCheckpoint
     from kerasnets.train.schedules import schedule_callback
 
@@ -186,7 +187,8 @@ def training_callbacks(
     callbacks = [*task.callbacks(model, tracker), timer, guard]
     if task.rules.schedules is None:  # tasks limited to 'constant' keep their optimizers' own rate
         lr, epochs = recipe.optimizer.learning_rate, recipe.train.epochs
-        callbacks.append(schedule_callback(recipe.schedule, lr, epochs, task.name))
+        monitor = plateau_monitor(recipe)  # a sigmoid head's val_auc
+        callbacks.append(schedule_callback(recipe.schedule, lr, epochs, task.name, monitor))
     if recipe.regularization.early_stopping is not None:
         callbacks.append(early_stopping(recipe.regularization.early_stopping))
     if folder is not None:

@@ -43,7 +43,12 @@ LOSSES: Registry[bool] = Registry("loss")
 LOSSES.add("cross_entropy", False, doc="sparse categorical cross-entropy; one-hot when label smoothing")
 LOSSES.add("sparse_categorical_crossentropy", False)
 LOSSES.add("categorical_crossentropy", True)
-LOSSES.add("mse", True, doc="L2 loss between softmax output and one-hot target")
+LOSSES.add("mse", True, doc="L2 loss between the output (softmax, sigmoid or linear) and one-hot target")
+LOSSES.add(
+    "binary_crossentropy",
+    True,
+    doc="per-class binary cross-entropy of a sigmoid head: two-class (one unit) or multi-label",
+)
 
 #: initializer name -> Keras initializer identifier.
 INITIALIZERS: Registry[str] = Registry("initializer")

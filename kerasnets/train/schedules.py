@@ -43,12 +43,13 @@ def _cosine(epoch: int, base_lr: float, total: int, alpha: float) -> float:
 
 
 def schedule_callback(
-    section, base_lr: float, epochs: int, task: str = "classify"
+    section, base_lr: float, epochs: int, task: str = "classify", default_monitor: str | None = None
 ) -> keras.callbacks.Callback:
     """A callback that sets the learning rate each epoch (or divides it on a plateau of the
-    monitored metric: the task's default one when the recipe names none)."""
+    monitored metric: ``default_monitor`` (``rules.plateau_monitor`` of the recipe), else the
+    task's default one, when the recipe names none)."""
     if section.name == "plateau":
-        monitor = section.monitor or TASK_RULES[task].plateau_monitor
+        monitor = section.monitor or default_monitor or TASK_RULES[task].plateau_monitor
         return keras.callbacks.ReduceLROnPlateau(
             monitor=monitor,
             factor=section.factor if section.factor is not None else 0.1,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasnets.rules import resolved_loss, top_k_metric
+from kerasnets.rules import is_multilabel, resolved_loss, task_metrics, top_k_metric
 from kerasnets.train.callbacks import AliasMainOutput
 from kerasnets.train.components import LOSSES
 from kerasnets.train.tasks.base import TASKS, Task
@@ -15,15 +15,31 @@ AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2014)
 
 
 def make_loss(recipe) -> tuple[keras.losses.Loss, bool]:
-    """The classification loss and whether labels must be one-hot."""
+    """The classification loss and whether labels must be one-hot.
+
+    Labels that are already per-class vectors (a multi-label data set) and the 0/1 labels of a
+    single sigmoid unit (``model.num_classes: 1``) are never one-hot encoded; a ``linear`` head
+    takes cross-entropy from logits."""
     name, smoothing = resolved_loss(recipe), recipe.regularization.label_smoothing
+    encodable = not (is_multilabel(recipe.data) or recipe.model.num_classes == 1)
+    if name == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing), encodable
+    if name == "mse":
+        return keras.losses.MeanSquaredError(), encodable
+    logits = recipe.task.name == "classify" and recipe.model.head_activation == "linear"
     soft_labels = smoothing > 0 or bool(recipe.augment_batch)  # MixUp/CutMix mix one-hot labels
     one_hot = LOSSES.get(name) or (name == "cross_entropy" and soft_labels)
-    if name == "mse":
-        return keras.losses.MeanSquaredError(), True
     if one_hot:
-        return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing), True
-    return keras.losses.SparseCategoricalCrossentropy(), False
+        return keras.losses.CategoricalCrossentropy(from_logits=logits, label_smoothing=smoothing), True
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=logits), False
+
+
+#: Keras metrics by the names ``kerasnets.rules.HEAD_RULES`` logs (besides the loss).
+EPOCH_METRICS = {
+    "accuracy": lambda: "accuracy",
+    "binary_accuracy": lambda: keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+    "auc": lambda: keras.metrics.AUC(name="auc"),
+}
 
 
 def main_output(model: keras.Model) -> keras.Model:
@@ -79,12 +95,38 @@ def labelled_predictions(net: keras.Model, dataset) -> tuple[np.ndarray, np.ndar
     return np.concatenate(labels), np.concatenate(outputs)
 
 
+def predicted_classes(
+    labels: np.ndarray, probabilities: np.ndarray, multilabel: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(true, predicted) class per example for the confusion matrix; ``(None, None)`` for
+    multi-label targets. One sigmoid unit predicts class 1 above 0.5."""
+    if multilabel:
+        return None, None  # several (or no) classes per example
+    if probabilities.shape[-1] == 1:
+        return labels.reshape(-1).astype(int), (probabilities[:, 0] > 0.5).astype(int)
+    true = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
+    return true, np.argmax(probabilities, axis=-1)
+
+
 @TASKS.register("classify")
 class Classify(Task):
     """Labels, one softmax per output (GoogLeNet's auxiliary heads weigh AUX_LOSS_WEIGHT)."""
 
     name = "classify"
-    headline = "test_accuracy"
+
+    @property
+    def head(self) -> str:
+        return self.recipe.model.head_activation if self.name == "classify" else "softmax"
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The per-epoch metrics besides the loss (accuracy; binary accuracy and AUC for a
+        sigmoid head)."""
+        return [m for m in task_metrics(self.name, self.head) if m != "loss"]
+
+    @property
+    def headline(self) -> str:
+        return f"test_{self.metric_names[0]}"
 
     def one_hot(self) -> bool:
         return make_loss(self.recipe)[1]
@@ -94,17 +136,19 @@ class Classify(Task):
 
     def top_k(self, model: keras.Model) -> str | None:
         """``top_{k}_accuracy`` when the model has more than ``eval.top_k`` classes."""
-        return top_k_metric(self.name, self.recipe.eval.top_k, int(model.outputs[0].shape[-1]))
+        classes = int(model.outputs[0].shape[-1])
+        return top_k_metric(self.name, self.recipe.eval.top_k, classes, self.head)
 
     def epoch_metrics(self, model: keras.Model) -> list:
-        """The main output's metrics: accuracy, and Keras' top-k accuracy for its labels."""
+        """The main output's metrics: those of its head, and Keras' top-k accuracy for its labels."""
+        main = [EPOCH_METRICS[m]() for m in self.metric_names]
         name = self.top_k(model)
         if name is None:
-            return ["accuracy"]
+            return main
         metrics = keras.metrics
         one_hot = make_loss(self.recipe)[1]
         metric = metrics.TopKCategoricalAccuracy if one_hot else metrics.SparseTopKCategoricalAccuracy
-        return ["accuracy", metric(k=self.recipe.eval.top_k, name=name)]
+        return [*main, metric(k=self.recipe.eval.top_k, name=name)]
 
     def compile(self, model, optimizer, jit_compile, steps_per_execution):
         loss = make_loss(self.recipe)[0]
@@ -123,7 +167,7 @@ class Classify(Task):
 
     def callbacks(self, model, tracker):
         if len(model.outputs) > 1:
-            names = ["accuracy", *filter(None, [self.top_k(model)])]
+            names = [*self.metric_names, *filter(None, [self.top_k(model)])]
             return [AliasMainOutput(model.outputs[0]._keras_history.operation.name, names)]
         return []
 
@@ -136,14 +180,16 @@ class Classify(Task):
     def evaluate(self, net, pipelines, splits, batch_size):
         values = net.evaluate(pipelines.test, verbose=0, return_dict=True)
         labels, probabilities = labelled_predictions(net, pipelines.test)
-        self.labels = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
-        self.predictions = np.argmax(probabilities, axis=-1)
-        metrics = {"test_loss": float(values["loss"]), "test_accuracy": float(values["accuracy"])}
+        self.labels, self.predictions = predicted_classes(
+            labels, probabilities, is_multilabel(self.recipe.data)
+        )
+        metrics = {"test_loss": float(values["loss"])}
+        metrics |= {f"test_{m}": float(values[m]) for m in self.metric_names}
         top = self.top_k(net)
         if top:
             metrics[f"test_{top}"] = float(values[top])
-        if len(self.labels) < len(splits.y_test):
-            metrics["skipped_files_test"] = float(len(splits.y_test) - len(self.labels))
+        if len(labels) < len(splits.y_test):
+            metrics["skipped_files_test"] = float(len(splits.y_test) - len(labels))
         if self.rules.tta and self.recipe.eval.tta != "none":
             k = self.recipe.eval.top_k if top else None
             metrics |= evaluate_tta(net, splits, self.recipe, batch_size, k)
@@ -152,6 +198,8 @@ class Classify(Task):
     def figures(self, net, splits):
         from kerasnets.plots import confusion_matrix_figure
 
+        if self.labels is None:
+            return []  # multi-label: no one class per image to confuse
         figure = confusion_matrix_figure(self.labels, self.predictions, splits.class_names)
         return [(figure, "confusion_matrix.png")]
 
