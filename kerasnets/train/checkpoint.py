@@ -142,7 +142,10 @@ class RemoteCheckpoint:
         slot = WEIGHT_SLOTS[epochs % 2]
         weights = outbox / slot
         weights.unlink(missing_ok=True)
-        os.link(self.folder / WEIGHTS, weights)  # a second name, no copy
+        try:
+            os.link(self.folder / WEIGHTS, weights)  # a second name, no copy
+        except OSError:  # a file system without hard links
+            shutil.copyfile(self.folder / WEIGHTS, weights)
         state = json.loads((self.folder / STATE).read_text())
         (outbox / STATE).write_text(json.dumps({**state, "weights": slot}))
         client, run_id = self.tracker.client, self.tracker.run_id
