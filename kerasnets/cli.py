@@ -123,6 +123,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return value
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from kerasnets.tuning.sweep import load_sweep
 
@@ -359,7 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="override a base recipe key (repeatable)"
     )
     p.add_argument("--restart", action="store_true", help="start afresh: new parent run, tuner state wiped")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes on this machine")
+    p.add_argument(
+        "--workers",
+        type=_count,
+        default=1,
+        help="parallel worker processes on this machine (0: serve the oracle only, for workers elsewhere)",
+    )
     p.add_argument("--data-dir", help="folder with local data set copies (like KERASNETS_DATA_DIR)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers
     p.add_argument(

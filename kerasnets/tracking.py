@@ -445,3 +445,18 @@ class NullTracker:
 
     def register_model(self, model_uri: str, name: str, description: str, tags: dict[str, str]) -> None:
         """Nothing to register in."""
+
+
+def delete_artifacts(client, run_id: str, path: str) -> bool:
+    """Delete a run's artifact folder where its store allows it (local folders, proxied
+    ``mlflow-artifacts:``, S3, GCS, Azure...); True when ``path`` is gone afterwards."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    try:
+        artifact_uri = client.get_run(run_id).info.artifact_uri
+        repository = get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
+        repository.delete_artifacts(path)
+        return not client.list_artifacts(run_id, path)
+    except Exception as exc:  # noqa: BLE001 - a store that cannot delete keeps the folder
+        log.warning("MLflow: could not delete %s of run %s: %s", path, run_id, exc)
+        return False

@@ -275,6 +275,46 @@ def test_consecutive_failures_stop_the_search_with_the_reason(tmp_path):
     assert oracle.stopped_by_failures.endswith("boom")
 
 
+def _end(oracle, trial, score: float) -> None:
+    oracle.update_trial(trial.trial_id, {"score": score})
+    trial.status = "COMPLETED"
+    oracle.end_trial(trial)
+
+
+def test_the_chief_waits_until_every_workers_trial_has_ended(tmp_path):
+    import threading
+
+    import keras_tuner as kt
+
+    from kerasnets.tuning.oracles import RandomOracle
+    from kerasnets.tuning.workers import wait_for_trials
+
+    hp = kt.HyperParameters()
+    hp.Float("x", 0.0, 1.0)
+    oracle = RandomOracle(kt.Objective("score", "max"), max_trials=2, hyperparameters=hp, seed=1)
+    oracle._set_project_dir(str(tmp_path), "p")
+    assert not oracle.all_trials_ended()  # --workers 0: no worker has asked yet
+    local, remote = oracle.create_trial("tuner0"), oracle.create_trial("host-b-0")
+    _end(oracle, local, 1.0)
+    assert oracle.create_trial("tuner0").status == "STOPPED"  # the local worker is done...
+    assert not oracle.all_trials_ended()  # ...while the other host's trial is in flight
+    assert oracle.running_on() == ["host-b-0 (trial 2)"]
+
+    def remote_worker_finishes():
+        _end(oracle, remote, 2.0)
+        oracle.create_trial("host-b-0")  # told to stop
+
+    stop, lines = threading.Event(), []
+    server = threading.Thread(target=stop.wait, daemon=True)
+    server.start()
+    threading.Timer(0.3, remote_worker_finishes).start()
+    wait_for_trials(oracle, server, lines.append, poll=0.02)
+    stop.set()
+    assert oracle.all_trials_ended()
+    assert [t.status for t in oracle.trials.values()] == ["COMPLETED", "COMPLETED"]
+    assert lines == ["  waiting for trials in flight: host-b-0 (trial 2)"]
+
+
 # ----------------------------------------------------------------------------- a tracked sweep (slow)
 
 

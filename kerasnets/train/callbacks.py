@@ -174,7 +174,7 @@ class SkippedFiles(keras.callbacks.Callback):
 
 
 def training_callbacks(
-    recipe, task, model: keras.Model, tracker, folder, prior: list[dict[str, float]]
+    recipe, task, model: keras.Model, tracker, checkpoint, prior: list[dict[str, float]]
 ) -> tuple[list[keras.callbacks.Callback], EpochTimer, StopOnNaN]:
     """The fit's callbacks in order: the task's own (metric aliases first, so the others see
     them), timer, NaN guard, learning-rate schedule, early stopping, checkpoint, then MLflow
@@ -191,8 +191,8 @@ def training_callbacks(
         callbacks.append(schedule_callback(recipe.schedule, lr, epochs, task.name, monitor))
     if recipe.regularization.early_stopping is not None:
         callbacks.append(early_stopping(recipe.regularization.early_stopping))
-    if folder is not None:
-        callbacks.append(RunCheckpoint(folder, prior))
+    if checkpoint is not None:  # a LocalCheckpoint or RemoteCheckpoint (uploads once saved)
+        callbacks.append(RunCheckpoint(checkpoint.folder, prior, checkpoint.saved))
     if tracker.run_id:
         callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
     return callbacks, timer, guard

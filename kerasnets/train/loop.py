@@ -4,7 +4,6 @@ the module that owns it (tasks, callbacks, artifacts, data inputs, tracking)."""
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 import tempfile
 import warnings
@@ -40,11 +39,11 @@ from kerasnets.train.beside import Beside
 from kerasnets.train.build import build_or_explain, check_monitors
 from kerasnets.train.callbacks import SkippedFiles, training_callbacks
 from kerasnets.train.checkpoint import (
-    checkpoint_dir,
     completed_epochs,
     merge_history,
     relog_missing_epochs,
     restore,
+    run_checkpoint,
 )
 from kerasnets.train.optimizers import make_optimizer
 from kerasnets.train.runtime import Runtime, apply_runtime, resolve_runtime, strategy_scope
@@ -191,10 +190,21 @@ def global_batch_size(recipe: Recipe, examples: int, replicas: int) -> int:
 
 
 def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task, model, augmenter, beside):
+    checkpoint = run_checkpoint(tracker)
+    try:
+        return _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, beside, checkpoint)
+    finally:
+        if checkpoint is not None:
+            checkpoint.close()  # a remote checkpoint's local copy; the store keeps it for a resume
+
+
+def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, beside, checkpoint):
     n_train = len(splits.y_train)
     batch_size = global_batch_size(recipe, n_train, runtime.replicas)  # the pipelines' batches
     steps = max(1, min(runtime.steps_per_execution, math.ceil(n_train / batch_size)))
-    folder = checkpoint_dir(tracker.artifact_uri, tracker.run_id) if tracker.run_id else None
+    folder = checkpoint.folder if checkpoint else None
+    if tracker.resumed and checkpoint:
+        checkpoint.fetch()  # from the artifact store when it is not a local folder
     phases = training_phases(recipe)
     done = completed_epochs(folder) if tracker.resumed and folder else 0
     current = next((i for i, p in enumerate(phases) if p.end > max(done - 1, 0)), len(phases) - 1)
@@ -214,7 +224,7 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
             _enter_phase(phase, model, task, runtime, steps, tracker, echo, len(phases))
         first = len(prior)
         last = first + max(0, phase.end - max(phase.start, first))
-        callbacks, timer, guard = training_callbacks(phase.recipe, task, model, tracker, folder, prior)
+        callbacks, timer, guard = training_callbacks(phase.recipe, task, model, tracker, checkpoint, prior)
         with unknown_length_ok():
             fit = model.fit(
                 pipelines.train,
@@ -254,8 +264,8 @@ def _train(recipe: Recipe, splits: Splits, runtime: Runtime, tracker, echo, task
         from kerasnets.explain.runner import explain_after_training
 
         explain_after_training(net, splits, recipe.explain, tracker, echo)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)  # finished: the logged model supersedes it
+    if checkpoint is not None:
+        checkpoint.discard()  # finished: the logged model supersedes it
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     speed = f"{result.seconds_per_epoch:.2f} s/epoch, {result.images_per_second:,.0f} images/s"
     echo(f"{shown}{'; ' if shown else ''}{speed}")

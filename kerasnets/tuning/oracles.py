@@ -17,10 +17,12 @@ from kerasnets.tuning.sweep import Sweep
 
 
 class _SweepOracle:
-    """Mixin: the consecutive-failure cap as a stop, not an exception."""
+    """Mixin: the consecutive-failure cap as a stop, not an exception; ``all_trials_ended`` for
+    a chief that must outlive every worker's trial."""
 
     stopped_by_failures: str | None = None
     _session_start = 0  # failures before a resume do not count against the cap
+    search_over = False  # a worker has been told to stop: no new trials will start
 
     def _check_consecutive_failures(self) -> None:
         streak, last = 0, None
@@ -40,8 +42,24 @@ class _SweepOracle:
     def create_trial(self, tuner_id: str):
         if self.stopped_by_failures and tuner_id not in self.ongoing_trials:
             self.tuner_ids.discard(tuner_id)
-            return trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.STOPPED)
-        return super().create_trial(tuner_id)
+            trial = trial_module.Trial(self.hyperparameters.copy(), status=trial_module.TrialStatus.STOPPED)
+        else:
+            trial = super().create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.STOPPED:
+            self.search_over = True
+        return trial
+
+    @kt.synchronized
+    def all_trials_ended(self) -> bool:
+        """The search is over, no trial is running and every worker that asked for a trial has
+        been told to stop (keras-tuner's own condition for the chief to exit, without its
+        20-second polling)."""
+        return self.search_over and not self.ongoing_trials and not self.tuner_ids
+
+    @kt.synchronized
+    def running_on(self) -> list[str]:
+        """The workers with a trial in flight, as ``tuner (trial N)``."""
+        return [f"{tuner} (trial {int(t.trial_id) + 1})" for tuner, t in sorted(self.ongoing_trials.items())]
 
     def reload(self) -> None:
         super().reload()

@@ -128,7 +128,7 @@ def tune(
     echo(f"  state: {folder}")
     try:
         with sigterm_as_interrupt():
-            if workers > 1:
+            if workers != 1:  # 0: the oracle only, for workers started elsewhere
                 from kerasnets.tuning.workers import run_with_workers
 
                 oracle = run_with_workers(

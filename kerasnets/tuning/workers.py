@@ -5,6 +5,10 @@ gRPC on 127.0.0.1; N worker processes (``kerasnets tune SWEEP --worker``) each a
 trial, train it with ``loop.run`` and report back. With GPUs, worker i sees GPU i mod #GPUs
 only (``CUDA_VISIBLE_DEVICES``). The workers write to the same tracking store as a single
 process would: SQLite in WAL mode with retried writes (see README, "Sweeps").
+
+Workers started elsewhere (other hosts, ``KERASTUNER_ORACLE_IP``/``PORT`` set) join the same
+oracle; the chief waits until every trial has ended, theirs included, before the report.
+``--workers 0`` runs the chief alone: the oracle only, for workers on other hosts.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,8 +67,9 @@ def run_with_workers(
     data_dir: str | None = None,
     echo: Callable[[str], None] = print,
 ):
-    """Serve the oracle here, run ``workers`` worker processes until the search ends; returns
-    the oracle (with every trial) for the report."""
+    """Serve the oracle here, run ``workers`` local worker processes (0: none), then wait until
+    every trial has ended, those of workers on other hosts included; returns the oracle (with
+    every trial) for the report."""
     from kerasnets.tuning.tuner import make_tuner
 
     bind = os.environ.get("KERASNETS_ORACLE_BIND", "127.0.0.1")  # 0.0.0.0 for workers on other hosts
@@ -77,6 +83,7 @@ def run_with_workers(
         server = threading.Thread(target=chief.search, kwargs={"verbose": 0}, daemon=True, name="oracle")
         server.start()  # serves until every worker has stopped; the thread dies with the process
         _run_workers(sweep, workers, port, overrides, max_trials, data_dir, echo)
+        wait_for_trials(chief.oracle, server, echo)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -84,6 +91,22 @@ def run_with_workers(
             else:
                 os.environ[key] = value
     return chief.oracle
+
+
+def wait_for_trials(oracle, server: threading.Thread, echo: Callable[[str], None], poll: float = 0.5) -> None:
+    """Join the oracle: return once the search is over and no worker has a trial in flight
+    (a worker that died mid-trial holds it: Ctrl-C, then the same command continues)."""
+    shown, last = None, 0.0
+    while not oracle.all_trials_ended():
+        if not server.is_alive() and not oracle.all_trials_ended():
+            from kerasnets.errors import KerasnetsError
+
+            raise KerasnetsError("the oracle server stopped before the search ended")
+        running = oracle.running_on()
+        if running and (running != shown or time.monotonic() - last > 60):
+            echo(f"  waiting for trials in flight: {', '.join(running)}")
+            shown, last = running, time.monotonic()
+        time.sleep(poll)
 
 
 def _run_workers(
@@ -99,6 +122,7 @@ def _run_workers(
     echo(
         f"  oracle on {os.environ['KERASTUNER_ORACLE_IP']}:{port}; {workers} local workers"
         + (f" on GPUs {', '.join(gpus)}" if gpus else "")
+        + ("; waiting for workers started elsewhere" if workers == 0 else "")
     )
     command = worker_command(sweep.path, overrides, max_trials, data_dir)
     processes = []
