@@ -327,7 +327,7 @@ def test_three_trial_sweep_logs_one_parent_and_three_children(tmp_path, store):
         "optimizer.momentum": {"type": "float", "min": 0.5, "max": 0.9, "when": {"optimizer.name": "sgd"}},
         "optimizer.learning_rate": {"type": "float", "min": 1e-3, "max": 0.1, "log": True},
     }
-    result = tune(write_sweep(tmp_path, space=space), echo=lambda line: None)
+    result = tune(write_sweep(tmp_path, space=space, description="optimizers"), echo=lambda line: None)
     client, parents, children = runs_of(store)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     parent = parents[0]
@@ -335,6 +335,9 @@ def test_three_trial_sweep_logs_one_parent_and_three_children(tmp_path, store):
         parent.data.tags["sweep.tuner"] == "random"
         and parent.data.tags["sweep.objective"] == "val_accuracy (max)"
     )
+    # what the UI shows as the parent's Description, Created by and Source
+    assert parent.data.tags["mlflow.note.content"] == "optimizers"
+    assert parent.data.tags["mlflow.user"] and parent.data.tags["mlflow.source.name"]
     assert len(children) == 3 and {c.data.tags["mlflow.parentRunId"] for c in children} == {
         parent.info.run_id
     }

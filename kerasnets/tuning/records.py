@@ -37,8 +37,15 @@ class SweepRecords:
             for key, value in owner.items():
                 with_retries(self.client.set_tag, run_id, key, value)
         else:
+            from mlflow.tracking.context.registry import resolve_tags
+
+            # resolve_tags adds what mlflow.start_run would (user, source, git commit): the UI's
+            # "Created by" and "Source"
             run = with_retries(
-                self.client.create_run, self.experiment_id, run_name=name, tags={**tags, **owner}
+                self.client.create_run,
+                self.experiment_id,
+                run_name=name,
+                tags=resolve_tags({**tags, **owner}),
             )
             run_id = run.info.run_id
             from mlflow.entities import Param

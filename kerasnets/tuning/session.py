@@ -17,7 +17,7 @@ from typing import Any
 
 from kerasnets.errors import KerasnetsError, RecipeError
 from kerasnets.recipe import Recipe
-from kerasnets.tracking import check_store, sigterm_as_interrupt, tracking_uri
+from kerasnets.tracking import DESCRIPTION_TAG, check_store, sigterm_as_interrupt, tracking_uri
 from kerasnets.tuning.report import SweepResult
 from kerasnets.tuning.sweep import Sweep, load_sweep, register_problems
 
@@ -70,6 +70,8 @@ def prepare(sweep: Sweep, *, restart: bool = False):
         "recipe": str(sweep.recipe_path),
         "kerasnets.kind": "sweep",
     }
+    if sweep.file.description:
+        tags[DESCRIPTION_TAG] = sweep.file.description  # the UI's Description of the parent run
     params = {
         "sweep.tuner": sweep.file.tuner.name,
         "sweep.objective": objective.name,
