@@ -307,8 +307,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import subprocess
-
     from kerasnets.tracking import STORE_DIR, tracking_uri
 
     uri = args.tracking_uri or tracking_uri()
@@ -326,8 +324,41 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ]
     if uri.startswith("sqlite:///"):
         command += ["--default-artifact-root", (STORE_DIR / "artifacts").resolve().as_uri()]
-    _console().print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C to stop)")
-    return subprocess.call(command)
+    console = _console()
+    console.print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C to stop)")
+    console.print(
+        "  MLflow 3 opens experiments on its GenAI view: click 'Model training' once (the browser "
+        "remembers it) or add ?workflowType=machine_learning to an experiment's address"
+    )
+    return _serve(command)
+
+
+def _serve(command: list[str]) -> int:
+    """Run a server in its own process group and stop the whole group (its workers too) when
+    this process is interrupted or terminated."""
+    import signal
+    import subprocess
+
+    server = subprocess.Popen(command, start_new_session=True)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(server.pid, sig)
+                return server.wait(timeout=grace) and 0
+            except ProcessLookupError:
+                return 0
+            except subprocess.TimeoutExpired:
+                continue
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ----------------------------------------------------------------------------- parser
