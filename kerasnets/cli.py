@@ -327,8 +327,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     console = _console()
     console.print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C to stop)")
     console.print(
-        "  MLflow 3 opens experiments on its GenAI view: click 'Model training' once (the browser "
-        "remembers it) or add ?workflowType=machine_learning to an experiment's address"
+        "  training runs view (MLflow 3 opens on GenAI otherwise): "
+        f"http://{args.host}:{args.port}/#/experiments?workflowType=machine_learning"
     )
     return _serve(command)
 
