@@ -18,6 +18,12 @@ from kerasnets.train.loop import run
 from kerasnets.train.optimizers import make_optimizer
 
 
+def _with_model(model: dict, **sections) -> dict:
+    recipe = tiny_recipe(**sections)
+    recipe["model"] = model  # not merged with the tiny MLP's options
+    return recipe
+
+
 def _problems(data: dict) -> dict[str, str]:
     with pytest.raises(RecipeError) as info:
         validate(data, "r.yaml")
@@ -215,17 +221,17 @@ def test_the_knobs_are_validated_where_they_do_not_apply():
     assert "validation_split" in problems["train.keep_best"]
     problems = _problems(tiny_recipe(train={"keep_best": {"monitor": "val_psnr"}}))
     assert "logs no 'val_psnr'" in problems["train.keep_best.monitor"]
-    problems = _problems(tiny_recipe(model={"name": "lenet5", "drop_path": 0.1}))
+    problems = _problems(_with_model({"name": "lenet5", "drop_path": 0.1}))
     assert "drop_path" in " ".join(problems)
-    problems = _problems(tiny_recipe(model={"name": "resnet20", "drop_path": 1.5}))
+    problems = _problems(_with_model({"name": "resnet20", "drop_path": 1.5}))
     assert "drop rate" in problems["model.drop_path"]
     gan = {"task": {"name": "generate"}, "model": {"name": "dcgan"}, "optimizer": {"ema_momentum": 0.99}}
-    problems = _problems(tiny_recipe(**gan, train={"accumulate": 2}))
+    problems = _problems(_with_model(gan.pop("model"), **gan, train={"accumulate": 2}))
     assert "not available for task 'generate'" in problems["optimizer.ema_momentum"]
     assert "not available for task 'generate'" in problems["train.accumulate"]
     recipe = validate(
-        tiny_recipe(
-            model={"name": "resnet20", "drop_path": 0.1},
+        _with_model(
+            {"name": "resnet20", "drop_path": 0.1},
             optimizer={"ema_momentum": 0.999},
             train={"accumulate": 2, "keep_best": {"k": 3, "monitor": "val_accuracy", "average": True}},
         ),
