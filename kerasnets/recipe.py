@@ -275,6 +275,11 @@ class OptimizerSection(Section):
     clipnorm: PositiveFloat | None = None
     clipvalue: PositiveFloat | None = None
     global_clipnorm: PositiveFloat | None = None
+    ema_momentum: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        None,
+        description="keep an exponential moving average of the weights (Keras' use_ema) with this "
+        "momentum (0.999 say); validation, test and the logged model use the averaged weights",
+    )
 
     @field_validator("name")
     @classmethod
@@ -353,6 +358,16 @@ class EvalSection(Section):
     )
 
 
+class KeepBest(Section):
+    k: Annotated[int, Field(ge=1, le=100)] = Field(3, description="how many best epochs' weights to keep")
+    monitor: str | None = Field(
+        None, description="the metric that ranks epochs (null = the task's: val_accuracy or val_loss)"
+    )
+    average: bool = Field(
+        True, description="final weights = the mean of the k kept (else the best epoch's weights)"
+    )
+
+
 class TrainSection(Section):
     epochs: Count = 10
     seed: NonNegativeInt | None = 0
@@ -371,6 +386,14 @@ class TrainSection(Section):
     )
     sync_batchnorm: bool = Field(
         False, description="BatchNormalization statistics over the global batch (all replicas)"
+    )
+    accumulate: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        1,
+        description="gradient accumulation: update the weights every N batches with their mean "
+        "gradient (Keras' gradient_accumulation_steps; an effective batch of N x data.batch_size)",
+    )
+    keep_best: KeepBest | None = Field(
+        None, description="keep the weights of the k best epochs and end with their mean (or the best)"
     )
 
     @field_validator("loss")

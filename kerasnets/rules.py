@@ -38,6 +38,9 @@ class TaskRules:
     plateau_monitor: str = "val_loss"  # schedule plateau's monitor when the recipe names none
     top_k: bool = False  # logs top_{k}_accuracy (eval.top_k) when the model has more than k classes
     distribute: bool = True  # trains under train.distribute: mirrored (fit's own train_step)
+    # optimizer.ema_momentum and train.accumulate: one Keras optimizer whose variables are the
+    # model's trainable ones (fit's own train_step; a GAN has two optimizers over parts of it)
+    optimizer_knobs: bool = True
 
     @property
     def default_loss(self) -> str | None:
@@ -130,6 +133,7 @@ TASK_RULES: dict[str, TaskRules] = {
         validated=False,
         # its train_step sums two tapes' gradients over replicas unscaled: not the 1-device result
         distribute=False,
+        optimizer_knobs=False,
     ),
 }
 
@@ -315,6 +319,9 @@ FEATURES: dict[str, tuple[str, Any]] = {
     "eval.tta": ("tta", lambda r: r.eval.tta != "none"),
     "explain": ("explain", lambda r: bool(r.explain)),
     "schedule.warmup_epochs": ("warmup", lambda r: bool(r.schedule.warmup_epochs)),
+    "optimizer.ema_momentum": ("optimizer_knobs", lambda r: r.optimizer.ema_momentum is not None),
+    "train.accumulate": ("optimizer_knobs", lambda r: r.train.accumulate > 1),
+    "train.keep_best": ("validated", lambda r: r.train.keep_best is not None),
 }
 
 
@@ -364,6 +371,8 @@ def monitor_problems(recipe: Any, num_classes: int | None) -> list[Problem]:
         watched["schedule.monitor"] = plateau_monitor(recipe)
     stopping = recipe.regularization.early_stopping
     watched["regularization.early_stopping.monitor"] = stopping.monitor if stopping else None
+    if validation:  # without validation data keep_best is an error of its own (_other_problems)
+        watched["train.keep_best.monitor"] = keep_best_monitor(recipe)
     problems = []
     for key, name in watched.items():
         if name is not None and name not in valid:
@@ -374,6 +383,14 @@ def monitor_problems(recipe: Any, num_classes: int | None) -> list[Problem]:
                 (key, f"task {recipe.task.name!r} logs no {name!r}{hint}. Valid: {', '.join(valid)}", None)
             )
     return problems
+
+
+def keep_best_monitor(recipe: Any) -> str | None:
+    """What ``train.keep_best`` ranks epochs by: its monitor, else the task's (None: off)."""
+    keep = recipe.train.keep_best
+    if keep is None:
+        return None
+    return keep.monitor or plateau_monitor(recipe)
 
 
 def plateau_monitor(recipe: Any) -> str:
@@ -460,6 +477,9 @@ def _block_option_problems(recipe: Any) -> list[Problem]:
             problems.append(("model.pool_p", "applies to pooling lp only (l2 is p = 2)", None))
         elif float(options["pool_p"]) < 1:
             problems.append(("model.pool_p", "an Lp norm needs p >= 1", options["pool_p"]))
+    if "drop_path" in options and not 0 <= float(options["drop_path"]) < 1:
+        message = "expected a drop rate from 0 to below 1 (0.1 to 0.2 in timm's ResNets)"
+        problems.append(("model.drop_path", message, options["drop_path"]))
     return problems
 
 
@@ -486,6 +506,12 @@ def _other_problems(recipe: Any) -> list[Problem]:
                 None,
             )
         )
+    if recipe.train.accumulate > 1 and recipe.data.batch_size == "full":
+        message = "accumulates gradients over batches: with data.batch_size 'full' there is one batch"
+        problems.append(("train.accumulate", message, recipe.train.accumulate))
+    if recipe.train.keep_best is not None and recipe.data.validation_split == 0:
+        message = "ranks epochs on the validation split: needs data.validation_split > 0"
+        problems.append(("train.keep_best", message, None))
     if recipe.init.leaky_slope and recipe.init.kernel not in ("he_normal", "he_uniform"):
         problems.append(("init.leaky_slope", "applies to init.kernel he_normal or he_uniform only", None))
     return problems + _tracking_problems(recipe.tracking)

@@ -12,6 +12,7 @@ from kerasnets.blocks import (
     ATTENTION,
     CUSTOM_LAYERS,
     CrossChannelMaxPooling,
+    DropPath,
     LocalResponseNormalization,
     LpPooling2D,
     Maxout,
@@ -122,6 +123,7 @@ LAYER_CASES = {
     CrossChannelMaxPooling: ({"pieces": 2}, (4, 4, 6)),
     Maxout: ({"units": 4, "pieces": 3}, (7,)),
     ZeroPadChannels: ({"before": 1, "after": 2}, (4, 4, 3)),
+    DropPath: ({"rate": 0.3, "seed": 3}, (4, 4, 3)),  # the identity at inference
 }
 
 

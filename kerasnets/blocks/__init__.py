@@ -19,6 +19,7 @@ from kerasnets.blocks.conv import (
     padding_to_multiple,
 )
 from kerasnets.blocks.dense import dense_block, dense_layer, transition_block
+from kerasnets.blocks.droppath import DropPath, drop_path, drop_rates
 from kerasnets.blocks.heads import HEADS, classifier_head, fc_head, gap_head, nin_head, set_head_activation
 from kerasnets.blocks.inception import InceptionWidths, aux_classifier, inception_module
 from kerasnets.blocks.mlpconv import mlpconv
@@ -57,6 +58,7 @@ CUSTOM_LAYERS = (
     ZeroPadChannels,
     MaxPoolingWithArgmax2D,
     MaxUnpooling2D,
+    DropPath,
 )
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "POOLING",
     "SHORTCUTS",
     "CrossChannelMaxPooling",
+    "DropPath",
     "InceptionWidths",
     "LocalResponseNormalization",
     "LpPooling2D",
@@ -92,6 +95,8 @@ __all__ = [
     "dense_block",
     "dense_act",
     "dense_layer",
+    "drop_path",
+    "drop_rates",
     "fc_head",
     "gap_head",
     "inception_module",

@@ -5,9 +5,12 @@ adds ``growth_rate`` new ones; transitions compress the channels and halve the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 
 from kerasnets.blocks.conv import bn_act_conv
+from kerasnets.blocks.droppath import drop_path as drop_features
 
 
 def _dropout(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTensor:
@@ -21,11 +24,14 @@ def dense_layer(
     name: str,
     bottleneck: bool = True,
     dropout: float = 0.0,
+    drop_path: float = 0.0,
 ) -> keras.KerasTensor:
     """BN-ReLU-conv1x1(4k) [the "B" in DenseNet-BC], BN-ReLU-conv3x3(k), concatenated onto ``x``.
 
     Layers ``{name}_1_*`` (bottleneck), ``{name}_2_*`` (3x3) and ``{name}_concat``; dropout
-    after each convolution when ``dropout`` > 0 (the paper's setting without augmentation).
+    after each convolution when ``dropout`` > 0 (the paper's setting without augmentation);
+    ``drop_path`` > 0 drops the layer's new features per example in training
+    (``{name}_drop_path``: stochastic depth for a dense layer).
     """
     y = x
     if bottleneck:
@@ -33,6 +39,7 @@ def dense_layer(
         y = _dropout(y, dropout, name=f"{name}_1_dropout")
     y = bn_act_conv(y, growth_rate, 3, name=f"{name}_2")
     y = _dropout(y, dropout, name=f"{name}_2_dropout")
+    y = drop_features(y, drop_path, name=f"{name}_drop_path")
     return keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([x, y])
 
 
@@ -44,10 +51,17 @@ def dense_block(
     name: str,
     bottleneck: bool = True,
     dropout: float = 0.0,
+    drop_rates: Sequence[float] | None = None,
 ) -> keras.KerasTensor:
-    """``layers`` dense layers ``{name}_layer1..``: channels grow by ``layers * growth_rate``."""
-    for i in range(1, layers + 1):
-        x = dense_layer(x, growth_rate, name=f"{name}_layer{i}", bottleneck=bottleneck, dropout=dropout)
+    """``layers`` dense layers ``{name}_layer1..``: channels grow by ``layers * growth_rate``;
+    ``drop_rates``: each layer's stochastic-depth rate (none when null)."""
+    rates = list(drop_rates) if drop_rates is not None else [0.0] * layers
+    if len(rates) != layers:
+        raise ValueError(f"{name}: {len(rates)} drop rates for {layers} layers")
+    for i, rate in enumerate(rates, start=1):
+        x = dense_layer(
+            x, growth_rate, name=f"{name}_layer{i}", bottleneck=bottleneck, dropout=dropout, drop_path=rate
+        )
     return x
 
 

@@ -6,6 +6,8 @@ variant: He et al. 2016, "Identity mappings in deep residual networks"). Seeds 0
 Shortcuts: identity when the shape is kept; otherwise option A (subsample and zero-pad the
 extra channels, no parameters) or option B (1x1 projection + BN). ``attention`` names an
 ``ATTENTION`` block applied to the residual branch before the addition (SE-ResNet).
+``drop_path`` > 0 drops the whole residual branch per example in training (stochastic depth,
+Huang et al. 2016; ``{name}_drop_path``), after attention and before the addition.
 ``preact=True`` gives the v2 order BN-ReLU-conv with a clean identity path. ``rank=1`` builds
 the same blocks from 1-D convolutions over time (sequences ``(T, F)``: ECG-style residual CNNs);
 the default ``rank=2`` is the image block.
@@ -15,7 +17,7 @@ for the shortcut, ``{name}_add``, ``{name}_out`` (v1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import keras
@@ -23,6 +25,7 @@ from keras import ops
 
 from kerasnets.blocks.attention import apply_attention
 from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_bn_act
+from kerasnets.blocks.droppath import drop_path as drop_branch
 
 Shortcut = Literal["A", "B"]
 Rank = Literal[1, 2]
@@ -87,7 +90,7 @@ def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact, rank) ->
     )
 
 
-def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias, rank) -> keras.KerasTensor:
+def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias, rank, drop_path) -> keras.KerasTensor:
     """conv-BN-ReLU ... conv-BN, [attention], add the shortcut, ReLU (He et al. 2016a)."""
     strides = max(s for _, _, s in convs)
     skip = _shortcut(
@@ -101,11 +104,12 @@ def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias, rank) -> ker
             name=f"{name}_{i}",
         )  # fmt: skip
     y = apply_attention(y, attention, name=name)
+    y = drop_branch(y, drop_path, name=f"{name}_drop_path")
     y = keras.layers.Add(name=f"{name}_add")([skip, y])
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias, rank) -> keras.KerasTensor:
+def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias, rank, drop_path) -> keras.KerasTensor:
     """BN-ReLU-conv ... BN-ReLU-conv, [attention], add: nothing on the identity path (He et al. 2016b)."""
     strides = max(s for _, _, s in convs)
     pre = keras.layers.Activation("relu", name=f"{name}_preact_relu")(batch_norm(x, name=f"{name}_preact_bn"))
@@ -122,10 +126,13 @@ def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias, rank) -> ker
     for i, (filters, kernel, stride) in enumerate(convs[1:], start=2):
         y = bn_act_conv(y, filters, kernel, strides=stride, use_bias=conv_bias, rank=rank, name=f"{name}_{i}")
     y = apply_attention(y, attention, name=name)
+    y = drop_branch(y, drop_path, name=f"{name}_drop_path")
     return keras.layers.Add(name=f"{name}_add")([skip, y])
 
 
-def _residual(x, convs, *, name, shortcut, attention, preact, conv_bias, rank) -> keras.KerasTensor:
+def _residual(
+    x, convs, *, name, shortcut, attention, preact, conv_bias, rank, drop_path
+) -> keras.KerasTensor:
     """``convs``: ``(filters, kernel, strides)`` of the residual branch, in order."""
     if len(x.shape) != rank + 2:
         raise ValueError(
@@ -133,7 +140,10 @@ def _residual(x, convs, *, name, shortcut, attention, preact, conv_bias, rank) -
             f"got shape {tuple(x.shape)}"
         )
     body = _residual_v2 if preact else _residual_v1
-    return body(x, convs, name=name, shortcut=shortcut, attention=attention, conv_bias=conv_bias, rank=rank)
+    return body(
+        x, convs, name=name, shortcut=shortcut, attention=attention, conv_bias=conv_bias, rank=rank,
+        drop_path=drop_path,
+    )  # fmt: skip
 
 
 def basic_block(
@@ -148,13 +158,14 @@ def basic_block(
     conv_bias: bool = False,
     kernel_size: int = 3,
     rank: Rank = 2,
+    drop_path: float = 0.0,
 ) -> keras.KerasTensor:
     """3x3 (stride ``strides``) and 3x3 convolutions, ``filters`` maps out; ``kernel_size``
     changes the 3, ``rank=1`` convolves over time only."""
     convs = [(filters, kernel_size, strides), (filters, kernel_size, 1)]
     return _residual(
         x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias,
-        rank=rank,
+        rank=rank, drop_path=drop_path,
     )  # fmt: skip
 
 
@@ -171,6 +182,7 @@ def bottleneck_block(
     expansion: int = 4,
     kernel_size: int = 3,
     rank: Rank = 2,
+    drop_path: float = 0.0,
 ) -> keras.KerasTensor:
     """1x1 (``filters``), 3x3 (``filters``), 1x1 (``expansion * filters``) convolutions.
 
@@ -182,7 +194,7 @@ def bottleneck_block(
     convs = [(filters, 1, first), (filters, kernel_size, middle), (expansion * filters, 1, 1)]
     return _residual(
         x, convs, name=name, shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias,
-        rank=rank,
+        rank=rank, drop_path=drop_path,
     )  # fmt: skip
 
 
@@ -197,11 +209,19 @@ def residual_stage(
     *,
     name: str,
     strides: int = 1,
+    drop_rates: Sequence[float] | None = None,
     **block_kwargs,
 ) -> keras.KerasTensor:
-    """``depth`` blocks named ``{name}_block1..``; only the first one strides. ``block_kwargs``
-    go to every block (``shortcut``, ``attention``, ``preact``, ``kernel_size``, ``rank``...)."""
+    """``depth`` blocks named ``{name}_block1..``; only the first one strides. ``drop_rates``:
+    each block's stochastic-depth rate (none when null). ``block_kwargs`` go to every block
+    (``shortcut``, ``attention``, ``preact``, ``kernel_size``, ``rank``...)."""
     make = BLOCKS[block]
-    for i in range(1, depth + 1):
-        x = make(x, filters, strides=strides if i == 1 else 1, name=f"{name}_block{i}", **block_kwargs)
+    rates = list(drop_rates) if drop_rates is not None else [0.0] * depth
+    if len(rates) != depth:
+        raise ValueError(f"{name}: {len(rates)} drop rates for {depth} blocks")
+    for i, rate in enumerate(rates, start=1):
+        x = make(
+            x, filters, strides=strides if i == 1 else 1, name=f"{name}_block{i}", drop_path=rate,
+            **block_kwargs,
+        )  # fmt: skip
     return x

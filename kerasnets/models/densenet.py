@@ -10,7 +10,7 @@ from typing import Literal
 
 import keras
 
-from kerasnets.blocks import batch_norm, classifier_head, conv, dense_block, transition_block
+from kerasnets.blocks import batch_norm, classifier_head, conv, dense_block, drop_rates, transition_block
 from kerasnets.models.base import register_model
 
 #: ImageNet DenseNet-BC layers per dense block (Table 1 of Huang et al.), growth rate 32.
@@ -47,14 +47,21 @@ def densenet(
     compression: float = 0.5,
     bottleneck: bool = True,
     dropout: float = 0.0,
+    drop_path: float = 0.0,
     name: str = "densenet",
 ) -> keras.Model:
     """Stem with ``2 * growth_rate`` maps, dense blocks of ``blocks[i]`` layers separated by
-    transitions (``compression``), final BN-ReLU, global average pooling, softmax."""
+    transitions (``compression``), final BN-ReLU, global average pooling, softmax.
+    ``drop_path``: stochastic depth of the dense layers' new features, the last layer's rate
+    (earlier layers' fall linearly)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = STEMS[stem](inputs, 2 * growth_rate)
+    rates = drop_rates(drop_path, sum(blocks))
     for i, layers in enumerate(blocks, start=1):
-        x = dense_block(x, layers, growth_rate, name=f"stage{i}", bottleneck=bottleneck, dropout=dropout)
+        x = dense_block(
+            x, layers, growth_rate, name=f"stage{i}", bottleneck=bottleneck, dropout=dropout,
+            drop_rates=rates[sum(blocks[: i - 1]) : sum(blocks[:i])],
+        )  # fmt: skip
         if i < len(blocks):
             x = transition_block(x, name=f"transition{i}", compression=compression, dropout=dropout)
     x = keras.layers.Activation("relu", name="post_relu")(batch_norm(x, name="post_bn"))
@@ -71,17 +78,20 @@ DENSENET_PARAMS = {
 
 
 def _entrypoint(name: str, depth: int) -> Callable[..., keras.Model]:
-    def builder(input_shape: tuple[int, ...], num_classes: int, dropout: float = 0.0) -> keras.Model:
+    def builder(
+        input_shape: tuple[int, ...], num_classes: int, dropout: float = 0.0, drop_path: float = 0.0
+    ) -> keras.Model:
         return densenet(
             input_shape, num_classes, blocks=DENSENET_BLOCKS[depth], growth_rate=32, stem="imagenet",
-            dropout=dropout, name=name,
+            dropout=dropout, drop_path=drop_path, name=name,
         )  # fmt: skip
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = (
         f'DenseNet-{depth}: Huang et al. (2017), "Densely connected convolutional networks", '
         f"Table 1: dense blocks of {DENSENET_BLOCKS[depth]} bottleneck layers, growth rate 32, "
-        "compression 0.5. ``dropout`` after every convolution (0 in the ImageNet models). "
+        "compression 0.5. ``dropout`` after every convolution (0 in the ImageNet models); "
+        "``drop_path``: stochastic depth of each dense layer's new features (the last layer's rate). "
         "Any input of at least 32x32 works."
     )
     return builder
@@ -109,18 +119,20 @@ def densenet_bc(
     growth_rate: int = 12,
     compression: float = 0.5,
     dropout: float = 0.0,
+    drop_path: float = 0.0,
 ) -> keras.Model:
     """DenseNet-BC for CIFAR: Huang et al. (2017), "Densely connected convolutional networks",
     Section 3: a 3x3 stem of ``2 * growth_rate`` maps and three dense blocks of
     ``(depth - 4) / 6`` bottleneck layers (32x32, 16x16, 8x8) joined by transitions that keep
     ``compression`` of the channels. ``depth`` 100 and ``growth_rate`` 12 give the paper's
     0.8M-parameter net; ``dropout`` (0.2 in the paper without augmentation) follows each
-    convolution.
+    convolution; ``drop_path`` drops each dense layer's new features per example in training
+    (stochastic depth, the last layer's rate).
     """
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(f"DenseNet-BC depth must be 6n + 4 (e.g. 40, 100, 190), got {depth!r}")
     n = (depth - 4) // 6
     return densenet(
         input_shape, num_classes, blocks=(n, n, n), growth_rate=growth_rate, stem="cifar",
-        compression=compression, dropout=dropout, name="densenet_bc",
+        compression=compression, dropout=dropout, drop_path=drop_path, name="densenet_bc",
     )  # fmt: skip

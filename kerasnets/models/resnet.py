@@ -14,7 +14,7 @@ from typing import Literal
 
 import keras
 
-from kerasnets.blocks import batch_norm, classifier_head, conv, residual_stage
+from kerasnets.blocks import batch_norm, classifier_head, conv, drop_rates, residual_stage
 from kerasnets.blocks.residual import Shortcut
 from kerasnets.models.base import register_model
 
@@ -65,16 +65,20 @@ def resnet(
     conv_bias: bool = False,
     attention: Attention = None,
     dropout: float = 0.0,
+    drop_path: float = 0.0,
     name: str = "resnet",
 ) -> keras.Model:
     """Stem, one ``residual_stage`` per ``(filters, depth)`` (stages after the first stride 2),
-    [v2: final BN-ReLU], global average pooling, optional ``dropout``, softmax output."""
+    [v2: final BN-ReLU], global average pooling, optional ``dropout``, softmax output.
+    ``drop_path``: stochastic depth, the last block's drop rate (earlier blocks' fall linearly)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = STEMS[stem](inputs, preact=preact, conv_bias=conv_bias)
+    rates = drop_rates(drop_path, sum(depths))
     for s, (width, depth) in enumerate(zip(filters, depths, strict=True), start=1):
         x = residual_stage(
             x, block, width, depth, name=f"stage{s}", strides=1 if s == 1 else 2,
             shortcut=shortcut, attention=attention, preact=preact, conv_bias=conv_bias,
+            drop_rates=rates[sum(depths[: s - 1]) : sum(depths[:s])],
         )  # fmt: skip
     if preact:
         x = keras.layers.Activation("relu", name="post_relu")(batch_norm(x, name="post_bn"))
@@ -92,11 +96,12 @@ def _imagenet_entrypoint(name: str, depth: int, attention: Attention) -> Callabl
         preact: bool = False,
         attention: Attention = attention,
         dropout: float = 0.0,
+        drop_path: float = 0.0,
     ) -> keras.Model:
         return resnet(
             input_shape, num_classes, block=block, depths=depths, filters=(64, 128, 256, 512),
             stem="imagenet", shortcut="B", preact=preact, conv_bias=conv_bias,
-            attention=attention, dropout=dropout, name=name,
+            attention=attention, dropout=dropout, drop_path=drop_path, name=name,
         )  # fmt: skip
 
     se = " with squeeze-and-excitation in every block (Hu et al. 2018, reduction 16)" if attention else ""
@@ -108,7 +113,8 @@ def _imagenet_entrypoint(name: str, depth: int, attention: Attention) -> Callabl
         "bias before BN is redundant, hence off by default); ``preact`` builds v2 (He et al. 2016, "
         '"Identity mappings in deep residual networks"); ``attention`` names a block from '
         "``kerasnets.blocks.ATTENTION``; ``dropout`` (not in the paper) precedes the output "
-        "layer. Any input of at least 32x32 works."
+        "layer; ``drop_path`` is stochastic depth (Huang et al. 2016: the last block's rate). "
+        "Any input of at least 32x32 works."
     )
     return builder
 
@@ -124,11 +130,12 @@ def _cifar_entrypoint(name: str, depth: int) -> Callable[..., keras.Model]:
         conv_bias: bool = False,
         attention: Attention = None,
         dropout: float = 0.0,
+        drop_path: float = 0.0,
     ) -> keras.Model:
         return resnet(
             input_shape, num_classes, block="basic", depths=(n, n, n), filters=(16, 32, 64),
             stem="cifar", shortcut=shortcut, preact=preact, conv_bias=conv_bias,
-            attention=attention, dropout=dropout, name=name,
+            attention=attention, dropout=dropout, drop_path=drop_path, name=name,
         )  # fmt: skip
 
     builder.__doc__ = (
@@ -138,7 +145,9 @@ def _cifar_entrypoint(name: str, depth: int) -> Callable[..., keras.Model]:
         "``shortcut``: ``A`` zero-pads the new channels of a strided identity (the paper's CIFAR "
         "choice, no parameters) or ``B`` projects with a 1x1 convolution + BN; ``preact`` builds "
         'v2 (He et al. 2016, "Identity mappings"); ``attention`` e.g. ``se``; ``conv_bias`` '
-        "adds convolution biases; ``dropout`` (not in the paper) precedes the output layer."
+        "adds convolution biases; ``dropout`` (not in the paper) precedes the output layer; "
+        "``drop_path`` is stochastic depth (Huang et al. 2016: the last block's rate, 0.5 for "
+        "their ResNet-110)."
     )
     return builder
 

@@ -1,6 +1,7 @@
 """Callbacks of the training loop: MLflow per-epoch metrics, epoch timing, NaN guard, early
-stopping, the main output's metric names and GAN sample grids; ``training_callbacks`` lists
-them in the order the loop needs."""
+stopping, the main output's metric names, GAN sample grids, validation on the weights' moving
+average and the k best epochs' weights; ``training_callbacks`` lists them in the order the loop
+needs."""
 
 from __future__ import annotations
 
@@ -146,6 +147,94 @@ def early_stopping(section) -> keras.callbacks.EarlyStopping:
     )
 
 
+class EmaValidation(keras.callbacks.Callback):
+    """With ``optimizer.ema_momentum``: validate each epoch on the weights' moving average.
+
+    The averages are swapped in when validation begins (Keras' own
+    ``optimizer.finalize_variable_values``, which ``fit`` also calls once it ends) and the raw
+    weights back at the epoch's end, after early stopping and ``KeepBest`` have seen the
+    averaged ones and before the checkpoint saves the raw ones (the averages are optimizer
+    variables: a resumed run gets both back).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._raw: list[np.ndarray] | None = None
+
+    def on_test_begin(self, logs=None):
+        variables = self.model.trainable_variables
+        self._raw = [keras.ops.convert_to_numpy(v) for v in variables]
+        self.model.optimizer.finalize_variable_values(variables)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._raw is not None:
+            for variable, value in zip(self.model.trainable_variables, self._raw, strict=True):
+                variable.assign(value)
+            self._raw = None
+
+
+class KeepBest(keras.callbacks.Callback):
+    """The weights of the ``k`` best epochs by ``monitor`` (its direction from
+    ``rules.metric_mode``), kept in memory; ``apply`` ends training on their mean (timm's
+    checkpoint averaging) or, without ``average``, on the best epoch's weights.
+
+    One instance serves every phase of a run (the model's weights keep their order). A resumed
+    run ranks only the epochs it trains itself: the kept weights are not checkpointed.
+    """
+
+    def __init__(self, k: int, monitor: str, average: bool = True) -> None:
+        super().__init__()
+        self.k, self.monitor, self.average = k, monitor, average
+        self.sign = 1.0 if metric_mode(monitor) == "max" else -1.0
+        self.kept: list[tuple[float, int, list[np.ndarray]]] = []  # (signed score, epoch, weights)
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        score = self.sign * float(value)
+        if len(self.kept) == self.k and score <= self.kept[-1][0]:
+            return
+        weights = [np.array(w, copy=True) for w in self.model.get_weights()]
+        self.kept.append((score, epoch + 1, weights))
+        self.kept.sort(key=lambda item: (-item[0], item[1]))  # best first; ties: the earlier epoch
+        del self.kept[self.k :]
+
+    @property
+    def epochs(self) -> list[int]:
+        """The kept epochs (from 1), best first."""
+        return [epoch for _, epoch, _ in self.kept]
+
+    def final_weights(self) -> list[np.ndarray]:
+        """The mean of the kept weights (float ones; others, such as seed-generator states,
+        from the best epoch), or the best epoch's weights without ``average``."""
+        best = self.kept[0][2]
+        if not self.average:
+            return best
+        stacks = zip(*(weights for _, _, weights in self.kept), strict=True)
+        return [
+            np.mean(stack, axis=0).astype(first.dtype) if np.issubdtype(first.dtype, np.floating) else first
+            for first, stack in zip(best, stacks, strict=True)
+        ]
+
+    def apply(self, model: keras.Model) -> list[int]:
+        """Set ``model``'s weights to ``final_weights``; returns the kept epochs ([] if none)."""
+        if not self.kept:
+            return []
+        model.set_weights(self.final_weights())
+        return self.epochs
+
+
+def keep_best(recipe) -> KeepBest | None:
+    """The recipe's ``train.keep_best`` as a callback (None when off)."""
+    from kerasnets.rules import keep_best_monitor
+
+    section = recipe.train.keep_best
+    if section is None:
+        return None
+    return KeepBest(section.k, keep_best_monitor(recipe), section.average)
+
+
 class SkippedFiles(keras.callbacks.Callback):
     """Image files: after the first epoch, how many files of each split the pipeline could not
     read (files listed - images delivered), in ``skipped``; printed once when any were."""
@@ -174,11 +263,19 @@ class SkippedFiles(keras.callbacks.Callback):
 
 
 def training_callbacks(
-    recipe, task, model: keras.Model, tracker, checkpoint, prior: list[dict[str, float]]
+    recipe,
+    task,
+    model: keras.Model,
+    tracker,
+    checkpoint,
+    prior: list[dict[str, float]],
+    keeper: KeepBest | None = None,
 ) -> tuple[list[keras.callbacks.Callback], EpochTimer, StopOnNaN]:
     """The fit's callbacks in order: the task's own (metric aliases first, so the others see
-    them), timer, NaN guard, learning-rate schedule, early stopping, checkpoint, then MLflow
-    (which logs what the checkpoint has saved: see ``checkpoint.relog_missing_epochs``)."""
+    them), timer, NaN guard, learning-rate schedule, early stopping, ``keeper`` (the run's
+    ``KeepBest``), the EMA swap-back (after those two, which see the averaged weights),
+    checkpoint, then MLflow (which logs what the checkpoint has saved: see
+    ``checkpoint.relog_missing_epochs``)."""
     from kerasnets.rules import plateau_monitor
     from kerasnets.train.checkpoint import RunCheckpoint
     from kerasnets.train.schedules import schedule_callback
@@ -191,6 +288,10 @@ def training_callbacks(
         callbacks.append(schedule_callback(recipe.schedule, lr, epochs, task.name, monitor))
     if recipe.regularization.early_stopping is not None:
         callbacks.append(early_stopping(recipe.regularization.early_stopping))
+    if keeper is not None:
+        callbacks.append(keeper)
+    if recipe.optimizer.ema_momentum is not None:
+        callbacks.append(EmaValidation())
     if checkpoint is not None:  # a LocalCheckpoint or RemoteCheckpoint (uploads once saved)
         callbacks.append(RunCheckpoint(checkpoint.folder, prior, checkpoint.saved))
     if tracker.run_id:

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from kerasnets.registry import Registry
 
-_CLIP = ("clipnorm", "clipvalue", "global_clipnorm")
+_ALL = ("clipnorm", "clipvalue", "global_clipnorm", "ema_momentum")  # every optimizer takes them
 
 #: optimizer name -> Keras class name; metadata ``options`` lists the accepted recipe keys.
 OPTIMIZERS: Registry[str] = Registry("optimizer")
-OPTIMIZERS.add("sgd", "SGD", options=("momentum", "nesterov", "weight_decay", *_CLIP))
+OPTIMIZERS.add("sgd", "SGD", options=("momentum", "nesterov", "weight_decay", *_ALL))
 OPTIMIZERS.add(
     "gd",
     "SGD",
-    options=("momentum", "nesterov", *_CLIP),
+    options=("momentum", "nesterov", *_ALL),
     doc="full-batch gradient descent: SGD with data.batch_size 'full'",
 )
-OPTIMIZERS.add("rmsprop", "RMSprop", options=("rho", "momentum", "epsilon", "weight_decay", *_CLIP))
-OPTIMIZERS.add("adam", "Adam", options=("beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay", *_CLIP))
-OPTIMIZERS.add("adamw", "AdamW", options=("beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay", *_CLIP))
-OPTIMIZERS.add("adagrad", "Adagrad", options=("epsilon", "initial_accumulator_value", "weight_decay", *_CLIP))
+OPTIMIZERS.add("rmsprop", "RMSprop", options=("rho", "momentum", "epsilon", "weight_decay", *_ALL))
+OPTIMIZERS.add("adam", "Adam", options=("beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay", *_ALL))
+OPTIMIZERS.add("adamw", "AdamW", options=("beta_1", "beta_2", "epsilon", "amsgrad", "weight_decay", *_ALL))
+OPTIMIZERS.add("adagrad", "Adagrad", options=("epsilon", "initial_accumulator_value", "weight_decay", *_ALL))
 
 #: schedule name -> description; metadata ``options`` lists the accepted recipe keys.
 SCHEDULES: Registry[str] = Registry("schedule")

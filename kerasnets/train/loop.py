@@ -37,7 +37,7 @@ from kerasnets.train.artifacts import (
 )
 from kerasnets.train.beside import Beside
 from kerasnets.train.build import build_or_explain, check_monitors
-from kerasnets.train.callbacks import SkippedFiles, training_callbacks
+from kerasnets.train.callbacks import SkippedFiles, keep_best, training_callbacks
 from kerasnets.train.checkpoint import (
     completed_epochs,
     merge_history,
@@ -218,13 +218,16 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []
     skipped = SkippedFiles(pipelines.counters, splits.sizes(), echo)
+    keeper = keep_best(recipe)
     for index in range(current, len(phases)):
         phase = phases[index]
         if index > current:
             _enter_phase(phase, model, task, runtime, steps, tracker, echo, len(phases))
         first = len(prior)
         last = first + max(0, phase.end - max(phase.start, first))
-        callbacks, timer, guard = training_callbacks(phase.recipe, task, model, tracker, checkpoint, prior)
+        callbacks, timer, guard = training_callbacks(
+            phase.recipe, task, model, tracker, checkpoint, prior, keeper
+        )
         with unknown_length_ok():
             fit = model.fit(
                 pipelines.train,
@@ -241,6 +244,8 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
         merged = merge_history(prior, fit.history)
         prior = [{k: v[i] for k, v in merged.items()} for i in range(len(next(iter(merged.values()), [])))]
     history = merge_history(prior, {})
+    if keeper is not None:
+        _apply_keep_best(keeper, model, tracker, echo)
     net = task.inference(model)
     with unknown_length_ok():
         metrics = task.evaluate(net, pipelines, splits, batch_size)
@@ -272,6 +277,19 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
     return result
 
 
+def _apply_keep_best(keeper, model, tracker, echo) -> None:
+    """End on the kept epochs' mean (or best) weights, before the test evaluation; the kept
+    epochs go to the run's tag ``keep_best.epochs`` (best first)."""
+    epochs = keeper.apply(model)
+    if not epochs:
+        echo(f"keep_best: no epoch logged {keeper.monitor}; the last weights stay")
+        return
+    how = "mean of" if keeper.average else "best of"
+    listed = ", ".join(map(str, epochs))
+    tracker.set_tags({"keep_best.epochs": listed, "keep_best.monitor": keeper.monitor})
+    echo(f"keep_best: final weights = {how} epochs {listed} (by {keeper.monitor})")
+
+
 @contextmanager
 def unknown_length_ok():
     """Image files: the number of batches is learnt in the first pass (a skipped file shortens
@@ -299,7 +317,8 @@ def _enter_phase(phase, model, task, runtime, steps: int, tracker, echo, count: 
             f"phase {phase.number} (epochs {phase.start + 1}-{phase.end}, learning rate {lr:g}): "
             f"{trainable:,} trainable, {frozen:,} frozen parameters"
         )
-    task.compile(model, make_optimizer(phase.recipe.optimizer), runtime.jit_compile, steps)
+    optimizer = make_optimizer(phase.recipe.optimizer, phase.recipe.train.accumulate)
+    task.compile(model, optimizer, runtime.jit_compile, steps)
 
 
 def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder) -> list[dict[str, float]]:
