@@ -398,13 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="M",
-        help="filters, feature-maps, occlusion, saliency, guided-backprop, class-model, deepdream, "
-        "max-patches, neighbours or all (repeatable, or comma-separated)",
+        help="filters, feature-maps, occlusion, saliency, guided-backprop, grad-cam, guided-grad-cam, "
+        "class-model, deepdream, max-patches, neighbours or all (repeatable, or comma-separated)",
     )
     p.add_argument("--layer", help="layer name (or nested path a/b); default chosen per method")
     p.add_argument("--class", dest="klass", metavar="C", help="class index or name (default: true class)")
     p.add_argument("--images", type=int, metavar="N", help="test images to explain (default per method)")
-    p.add_argument("--channels", metavar="I,J,...", help="channel indices (filters, maps, patches...)")
+    p.add_argument(
+        "--channels",
+        "--channel",
+        metavar="I,J,...",
+        help="channel indices (filters, maps, patches; saliency/guided-backprop of --layer's channel)",
+    )
     p.add_argument("--patch", type=int, help="occlusion: square side in pixels (default H/5)")
     p.add_argument("--stride", type=int, help="occlusion: step in pixels (default patch/3)")
     p.add_argument("--steps", type=int, help="class-model / deepdream: ascent steps")
