@@ -239,13 +239,18 @@ def cam_layer(model: keras.Model, name: str | None = None) -> str:
     """The layer Grad-CAM weighs: ``name`` (a top-level layer, or a nested block as a whole),
     by default the last convolution (Selvaraju et al. 2017), or the block holding it when it
     is nested (the block's output is that convolution's rectified maps)."""
-    path = find_layer(model, name)[0] if name else require_conv(model)[-1]
-    head = path.split("/", 1)[0]
-    if name and head != path:
-        raise NotApplicable(
-            f"--layer: grad-cam reads a top-level layer; {path!r} is inside block {head!r} (use --layer {head})"
-        )
-    shape = output_shape(model, head)
+    top = {layer.name: layer for layer in model.layers}
+    if name in top:
+        head = name
+    else:
+        path = find_layer(model, name)[0] if name else require_conv(model)[-1]
+        head = path.split("/", 1)[0]
+        if name and head != path:
+            raise NotApplicable(
+                f"--layer: grad-cam reads a top-level layer; {path!r} is inside block {head!r} "
+                f"(use --layer {head})"
+            )
+    shape = tuple(top[head].output.shape)
     if len(shape) != 4:
         raise NotApplicable(f"--layer: grad-cam needs spatial (N, H, W, C) maps, {head!r} gives {shape}")
     return head
@@ -256,7 +261,8 @@ def grad_cam(model: keras.Model, layer: str, images: np.ndarray, classes: np.nda
     channel weights = spatial mean of d score / d maps, ReLU of the weighted sum of the maps,
     bilinearly upsampled to the input size. Returns (N, H, W), not normalised."""
     scores = score_model(model)
-    both = keras.Model(_inputs(scores), [scores.get_layer(layer).output, scores.outputs[0]])
+    node = scores.get_layer(layer)._inbound_nodes[-1]  # noqa: SLF001 - its call in this graph
+    both = keras.Model(_inputs(scores), [node.output_tensors[0], scores.outputs[0]])
     x = tf.convert_to_tensor(images, tf.float32)
     with tf.GradientTape() as tape:
         maps, out = both(x, training=False)
