@@ -276,7 +276,7 @@ def test_the_three_seed_000_cnn_vs_mlp_pairs_have_the_slide_counts(variant):
     width, count = MLP_SMALL_WIDTHS[variant]
     mlp = build("mlp_small", (28, 28, 1), 10, width=width)
     assert mlp.count_params() == count == {"a": 301_290, "b": 36_087, "c": 123_567}[variant]
-    assert abs(count - cnn.count_params()) / cnn.count_params() < 0.01  # same size, within 1%
+    assert abs(count - cnn.count_params()) / cnn.count_params() < 0.015  # the slide pair: 1.3%
 
 
 def test_whole_model_with_custom_layers_round_trips(tmp_path):
