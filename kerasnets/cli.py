@@ -299,6 +299,29 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from kerasnets.compare import collect, plot
+
+    points, skipped = collect(args.run_ids, args.experiment, args.x, args.y, args.tracking_uri)
+    out = Path(args.out or f"compare-{args.experiment or 'runs'}.png")
+    plot(points, args.x, args.y, out, args.xscale, args.experiment or "")
+    console = _console()
+    table = Table(title=f"{args.y} against {args.x}")
+    for column in ("run id", "name", "model", args.x, args.y):
+        table.add_column(column, no_wrap=True)
+    for p in sorted(points, key=lambda p: p.x):
+        table.add_row(p.run_id, p.label, p.model, f"{p.x:,.6g}", f"{p.y:.4f}")
+    console.print(table)
+    if skipped:
+        console.print(f"skipped (no {args.x} or {args.y}): {', '.join(skipped)}", soft_wrap=True)
+    console.print(f"wrote {out} ({len(points)} runs)", soft_wrap=True)
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from kerasnets.runs import runs_table
 
@@ -429,13 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="M",
-        help="filters, feature-maps, occlusion, saliency, guided-backprop, class-model, deepdream, "
-        "max-patches, neighbours or all (repeatable, or comma-separated)",
+        help="filters, feature-maps, occlusion, saliency, guided-backprop, grad-cam, guided-grad-cam, "
+        "class-model, deepdream, max-patches, neighbours or all (repeatable, or comma-separated)",
     )
     p.add_argument("--layer", help="layer name (or nested path a/b); default chosen per method")
     p.add_argument("--class", dest="klass", metavar="C", help="class index or name (default: true class)")
     p.add_argument("--images", type=int, metavar="N", help="test images to explain (default per method)")
-    p.add_argument("--channels", metavar="I,J,...", help="channel indices (filters, maps, patches...)")
+    p.add_argument(
+        "--channels",
+        "--channel",
+        metavar="I,J,...",
+        help="channel indices (filters, maps, patches; saliency/guided-backprop of --layer's channel)",
+    )
     p.add_argument("--patch", type=int, help="occlusion: square side in pixels (default H/5)")
     p.add_argument("--stride", type=int, help="occlusion: step in pixels (default patch/3)")
     p.add_argument("--steps", type=int, help="class-model / deepdream: ascent steps")
@@ -458,6 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tracking-uri", help="store of the runs (default: MLFLOW_TRACKING_URI or the local store)"
     )
+
+    p = add("compare", cmd_compare, "plot a metric against another over runs (test accuracy vs parameters)")
+    p.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to plot (or --experiment)")
+    p.add_argument("--experiment", help="plot every FINISHED run of this experiment")
+    p.add_argument("--x", default="params", help="metric or param on the x axis (default params)")
+    p.add_argument("--y", default="test_accuracy", help="metric or param on the y axis")
+    p.add_argument("--xscale", choices=("log", "linear"), default="log", help="x axis scale (default log)")
+    p.add_argument("--out", metavar="FILE", help="PNG to write (default compare-<experiment>.png)")
+    p.add_argument("--tracking-uri", help="store to read (default: MLFLOW_TRACKING_URI or the local store)")
 
     p = add("runs", cmd_runs, "table of recent runs in the tracking store")
     p.add_argument("--limit", type=int, default=20)

@@ -255,6 +255,30 @@ def test_cnn_small_vs_mlp_small_per_layer_counts():
     )
 
 
+@pytest.mark.parametrize("variant", ["a", "b", "c"])
+def test_the_three_seed_000_cnn_vs_mlp_pairs_have_the_slide_counts(variant):
+    """Seed 000's CNNs (297,440 / 36,042 / 123,882, per layer as on the slides) and MLPs
+    of two hidden layers sized to match them."""
+    from kerasnets.models.small import CNN_SMALL_VARIANTS, MLP_SMALL_WIDTHS
+
+    per_layer = {
+        "a": (["conv1", "fc1", "predictions"], [130, 294_300, 3_010]),
+        "b": (["conv1", "conv2", "conv3", "predictions"], [832, 25_632, 9_248, 330]),
+        "c": (["conv1", "conv2", "conv3", "predictions"], [1_664, 102_464, 18_464, 1_290]),
+    }
+    cnn = build("cnn_small", (28, 28, 1), 10, variant=variant)
+    assert (
+        cnn.count_params()
+        == CNN_SMALL_VARIANTS[variant].params
+        == {"a": 297_440, "b": 36_042, "c": 123_882}[variant]
+    )
+    assert _params(cnn, per_layer[variant][0]) == per_layer[variant][1]
+    width, count = MLP_SMALL_WIDTHS[variant]
+    mlp = build("mlp_small", (28, 28, 1), 10, width=width)
+    assert mlp.count_params() == count == {"a": 301_290, "b": 36_087, "c": 123_567}[variant]
+    assert abs(count - cnn.count_params()) / cnn.count_params() < 0.015  # the slide pair: 1.3%
+
+
 def test_whole_model_with_custom_layers_round_trips(tmp_path):
     model = build("resnet20", (16, 16, 3), 4)  # ZeroPadChannels in the option-A shortcuts
     path = tmp_path / "resnet20.keras"

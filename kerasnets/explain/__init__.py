@@ -5,7 +5,7 @@
 to the run under ``explain/<method>/``. Importing this package does not import TensorFlow.
 """
 
-from kerasnets.explain import activations, filters, gradients, neighbours, occlusion  # noqa: F401  (registrations)
+from kerasnets.explain import activations, cam, filters, gradients, neighbours, occlusion  # noqa: F401  (registrations)
 from kerasnets.explain.base import ALL, EXPLAINERS, ExplainOptions, NotApplicable, check_steps, expand
 
 __all__ = ["ALL", "EXPLAINERS", "ExplainOptions", "NotApplicable", "check_steps", "expand"]

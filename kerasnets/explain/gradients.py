@@ -16,7 +16,7 @@ from kerasnets.explain.plotting import Cell, Shared, picture, rescale, save_grid
 MAX_CLASSES = 10
 
 
-def _targets(model, splits, options: ExplainOptions):
+def chosen_images(model, splits, options: ExplainOptions):
     """Test images, their model inputs, the classes to explain and the predictions."""
     index = pick_images(splits.y_test, options.images or 4, options.seed)
     x = splits.normalize(splits.x_test[index])
@@ -26,25 +26,55 @@ def _targets(model, splits, options: ExplainOptions):
     return index, x, classes.astype(np.int32), predicted
 
 
-def _label(splits, i: int, predicted: int) -> str:
+def image_title(splits, i: int, predicted: int) -> str:
     names = splits.class_names
     return f"true {names[splits.y_test[i]]}, pred {names[predicted]}"
 
 
-@register("saliency", options=("images", "class"), doc="|d class score / d input|, max over channels")
-def saliency(model, splits, options: ExplainOptions) -> list[Path]:
+def input_gradients(model, splits, options: ExplainOptions, x, classes, guided: bool = False):
+    """``[(what, gradients (N, H, W, C))]``: of each image's class score, or with
+    ``options.layer`` of the mean activation of each of ``options.channels`` of that layer
+    (default: the channel most active on these images)."""
     from kerasnets.explain import graph
 
-    index, x, classes, predicted = _targets(model, splits, options)
-    grads = graph.input_gradients(graph.score_model(model), x, classes)
-    maps = np.abs(grads).max(-1)
+    clone = graph.score_model(model, guided=guided)
+    if not options.layer:
+        return [(None, graph.input_gradients(clone, x, classes))]
+    path = graph.find_layer(model, options.layer)[0]
+    depth = int(graph.output_shape(model, path)[-1])
+    channels = options.channels
+    if not channels:
+        acts = np.asarray(graph.activation_model(model, path)(x))
+        channels = [int(acts.reshape(-1, depth).mean(0).argmax())]
+    if max(channels) >= depth:
+        raise NotApplicable(f"--channels: channel {max(channels)} out of range ({path} has {depth})")
+    return [(f"{path} ch {c}", graph.channel_gradients(clone, path, x, c)) for c in channels]
+
+
+def _target_name(splits, classes, n: int, what: str | None) -> str:
+    return what or f"score({splits.class_names[classes[n]]})"
+
+
+@register(
+    "saliency",
+    options=("images", "class", "layer", "channels"),
+    doc="|d class score / d input|, max over channels; with --layer: of a channel's mean activation",
+)
+def saliency(model, splits, options: ExplainOptions) -> list[Path]:
+    index, x, classes, predicted = chosen_images(model, splits, options)
+    targets = input_gradients(model, splits, options, x, classes)
     rows = []
     for n, i in enumerate(index):
         first = picture(splits.x_test[i])
-        first.title = _label(splits, i, predicted[n])
-        title = f"|d score({splits.class_names[classes[n]]}) / d x|"
-        rows.append([first, Cell(maps[n], title, "hot", 0.0, float(maps[n].max()) or 1e-12, True)])
-    title = "Saliency (Simonyan et al. 2014): gradient magnitude of the class score"
+        first.title = image_title(splits, i, predicted[n])
+        row = [first]
+        for what, grads in targets:
+            magnitude = np.abs(grads[n]).max(-1)
+            title = f"|d {_target_name(splits, classes, n, what)} / d x|"
+            row.append(Cell(magnitude, title, "hot", 0.0, float(magnitude.max()) or 1e-12, True))
+        rows.append(row)
+    of = f"the mean activation of {options.layer} channels" if options.layer else "the class score"
+    title = f"Saliency (Simonyan et al. 2014): gradient magnitude of {of}"
     return [save_grid(rows, options.out / "saliency.png", title, None, 2.2)]
 
 
@@ -59,30 +89,35 @@ def has_relu(model) -> bool:
     )
 
 
+def signed_cell(grads: np.ndarray, name: str) -> Cell:
+    """A guided gradient (H, W, C): signed on a symmetric scale (grey) or rescaled (RGB)."""
+    if grads.shape[-1] == 1:
+        limit = symmetric(grads)
+        return Cell(grads[..., 0], f"guided gradient ({name})", "RdBu_r", -limit, limit, True)
+    return Cell(rescale(grads), f"guided gradient ({name}), rescaled")
+
+
 @register(
     "guided-backprop",
-    options=("images", "class"),
+    options=("images", "class", "layer", "channels"),
     doc="gradient with every ReLU gated by its input and its incoming gradient (Springenberg 2015)",
 )
 def guided_backprop(model, splits, options: ExplainOptions) -> list[Path]:
-    from kerasnets.explain import graph
-
-    index, x, classes, predicted = _targets(model, splits, options)
-    grads = graph.input_gradients(graph.score_model(model, guided=True), x, classes)
+    index, x, classes, predicted = chosen_images(model, splits, options)
+    targets = input_gradients(model, splits, options, x, classes, guided=True)
     rows = []
     for n, i in enumerate(index):
         first = picture(splits.x_test[i])
-        first.title = _label(splits, i, predicted[n])
-        name = splits.class_names[classes[n]]
-        if grads.shape[-1] == 1:
-            limit = symmetric(grads[n])
-            signed = Cell(grads[n, ..., 0], f"guided gradient ({name})", "RdBu_r", -limit, limit, True)
-        else:
-            signed = Cell(rescale(grads[n]), f"guided gradient ({name}), rescaled")
-        positive = np.maximum(grads[n], 0).max(-1)
-        rows.append(
-            [first, signed, Cell(positive, "positive part", "hot", 0, float(positive.max()) or 1e-12, True)]
-        )
+        first.title = image_title(splits, i, predicted[n])
+        row = [first]
+        for what, grads in targets:
+            name = what or splits.class_names[classes[n]]
+            positive = np.maximum(grads[n], 0).max(-1)
+            row += [
+                signed_cell(grads[n], name),
+                Cell(positive, "positive part", "hot", 0, float(positive.max()) or 1e-12, True),
+            ]
+        rows.append(row)
     note = "" if has_relu(model) else " (no ReLU in this model: equals the plain gradient)"
     title = f"Guided backpropagation (Springenberg et al. 2015){note}"
     return [save_grid(rows, options.out / "guided_backprop.png", title, None, 2.2)]

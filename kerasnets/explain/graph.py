@@ -230,3 +230,56 @@ def gaussian_blur(images: tf.Tensor, sigma: float) -> tf.Tensor:
     cols = tf.tile(tf.reshape(taps, (1, -1, 1, 1)), (1, 1, channels, 1))
     images = tf.nn.depthwise_conv2d(images, rows, (1, 1, 1, 1), "SAME")
     return tf.nn.depthwise_conv2d(images, cols, (1, 1, 1, 1), "SAME")
+
+
+# ----------------------------------------------------------------------------- Grad-CAM
+
+
+def cam_layer(model: keras.Model, name: str | None = None) -> str:
+    """The layer Grad-CAM weighs: ``name`` (a top-level layer, or a nested block as a whole),
+    by default the last convolution (Selvaraju et al. 2017), or the block holding it when it
+    is nested (the block's output is that convolution's rectified maps)."""
+    top = {layer.name: layer for layer in model.layers}
+    if name in top:
+        head = name
+    else:
+        path = find_layer(model, name)[0] if name else require_conv(model)[-1]
+        head = path.split("/", 1)[0]
+        if name and head != path:
+            raise NotApplicable(
+                f"--layer: grad-cam reads a top-level layer; {path!r} is inside block {head!r} "
+                f"(use --layer {head})"
+            )
+    shape = tuple(top[head].output.shape)
+    if len(shape) != 4:
+        raise NotApplicable(f"--layer: grad-cam needs spatial (N, H, W, C) maps, {head!r} gives {shape}")
+    return head
+
+
+def grad_cam(model: keras.Model, layer: str, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) of top-level ``layer`` for each image's class:
+    channel weights = spatial mean of d score / d maps, ReLU of the weighted sum of the maps,
+    bilinearly upsampled to the input size. Returns (N, H, W), not normalised."""
+    scores = score_model(model)
+    node = scores.get_layer(layer)._inbound_nodes[-1]  # noqa: SLF001 - its call in this graph
+    both = keras.Model(_inputs(scores), [node.output_tensors[0], scores.outputs[0]])
+    x = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        maps, out = both(x, training=False)
+        picked = tf.gather(out, tf.convert_to_tensor(classes, tf.int32), axis=1, batch_dims=1)
+    grads = tape.gradient(picked, maps)  # (N, h, w, C)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # alpha_k^c
+    cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1, keepdims=True))  # (N, h, w, 1)
+    return tf.image.resize(cam, tuple(images.shape[1:3]), method="bilinear")[..., 0].numpy()
+
+
+def channel_gradients(model: keras.Model, path: str, images: np.ndarray, channel: int) -> np.ndarray:
+    """d mean activation of ``channel`` of layer ``path`` / d image, per image (the model may
+    be a guided clone: its layers keep their paths)."""
+    features = activation_model(model, path)
+    x = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        acts = features(x)
+        mean = tf.reduce_mean(acts[..., channel], axis=list(range(1, len(acts.shape) - 1)))
+    return tape.gradient(mean, x).numpy()

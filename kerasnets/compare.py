@@ -1,0 +1,118 @@
+"""``kerasnets compare``: one number of finished runs against another (by default test
+accuracy against parameter count, seed 000's CNN-vs-MLP comparison), as a PNG.
+
+The plot is saved locally, not logged: a comparison run would land in the experiment it
+compares and show up in the next comparison. The plotted values travel in the PNG itself
+(text chunk ``kerasnets.points``, JSON), so the figure can be checked or re-plotted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kerasnets.errors import KerasnetsError
+
+POINTS_KEY = "kerasnets.points"
+
+
+@dataclass(frozen=True)
+class Point:
+    run_id: str
+    label: str  # the run's name
+    model: str  # model.name of its recipe (one colour per model)
+    x: float
+    y: float
+
+
+def run_value(run, key: str) -> float | None:
+    """A run's metric ``key``, else its param ``key`` as a number; None when it has neither."""
+    data = run.data
+    value = data.metrics.get(key, data.params.get(key))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _runs(client, run_ids: list[str], experiment: str | None) -> list:
+    if run_ids:
+        runs = []
+        for run_id in run_ids:
+            try:
+                runs.append(client.get_run(run_id))
+            except Exception:  # noqa: BLE001 - MlflowException for unknown ids
+                raise KerasnetsError(f"no run {run_id!r} in the tracking store") from None
+        return runs
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        names = ", ".join(e.name for e in client.search_experiments()) or "none"
+        raise KerasnetsError(f"--experiment: no experiment {experiment!r}. Valid: {names}")
+    return client.search_runs(
+        [found.experiment_id], "attributes.status = 'FINISHED'", order_by=["attributes.start_time ASC"]
+    )
+
+
+def collect(
+    run_ids: list[str], experiment: str | None, x: str, y: str, uri: str | None = None
+) -> tuple[list[Point], list[str]]:
+    """The points of the given runs (or of the FINISHED runs of ``experiment``) and the ids of
+    those skipped because they lack ``x`` or ``y``."""
+    from mlflow import MlflowClient
+
+    from kerasnets.tracking import tracking_uri
+
+    if bool(run_ids) == bool(experiment):
+        raise KerasnetsError("give RUN_IDs or --experiment E (one of them)")
+    client = MlflowClient(tracking_uri(uri))
+    points, skipped = [], []
+    for run in _runs(client, run_ids, experiment):
+        vx, vy = run_value(run, x), run_value(run, y)
+        if vx is None or vy is None:
+            skipped.append(run.info.run_id)
+            continue
+        model = run.data.params.get("model.name", run.data.tags.get("model", ""))
+        points.append(Point(run.info.run_id, run.info.run_name or run.info.run_id[:8], model, vx, vy))
+    return points, skipped
+
+
+def plot(points: list[Point], x: str, y: str, out: Path, xscale: str = "log", title: str = "") -> Path:
+    """Scatter ``points`` (one colour per model, each labelled with its run name) to ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not points:
+        raise KerasnetsError(f"no run has both {x!r} and {y!r} to plot")
+    if xscale == "log" and min(p.x for p in points) <= 0:
+        raise KerasnetsError(f"--xscale log: {x!r} has values <= 0; use --xscale linear")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model in dict.fromkeys(p.model for p in points):
+        mine = [p for p in points if p.model == model]
+        ax.scatter([p.x for p in mine], [p.y for p in mine], label=model or "?", s=36, zorder=3)
+    for p in points:
+        ax.annotate(p.label, (p.x, p.y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale(xscale)
+    ax.set_xlabel(x + (" (log scale)" if xscale == "log" else ""))
+    ax.set_ylabel(y)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(title="model", fontsize=8)
+    ax.set_title(title or f"{y} against {x} over {len(points)} runs", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"x": x, "y": y, "xscale": xscale, "points": [asdict(p) for p in points]}
+    fig.savefig(out, dpi=100, metadata={POINTS_KEY: json.dumps(meta)})
+    plt.close(fig)
+    return out
+
+
+def read_points(path: Path) -> dict:
+    """What ``plot`` drew, read back from the PNG's text chunk."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return json.loads(image.text[POINTS_KEY])
