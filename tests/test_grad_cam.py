@@ -46,9 +46,8 @@ def test_grad_cam_lights_up_exactly_where_the_class_channel_fires(klass, rows, c
 
 
 def test_guided_grad_cam_is_zero_outside_the_class_region():
-    from kerasnets.explain.cam import cams
-
     from kerasnets.explain import graph
+    from kerasnets.explain.cam import cams
 
     model = _two_detectors()
     image = _bright_and_dark()
@@ -132,6 +131,7 @@ def test_grad_cam_of_a_trained_shape_classifier_lies_on_the_shape():
     (about 65% test accuracy, chance 33%); per image, the mean Grad-CAM inside the shape
     mask against outside it."""
     import keras
+
     from kerasnets.explain.cam import cams
 
     size, train = 32, 1500

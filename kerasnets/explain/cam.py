@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasnets.explain.base import ExplainOptions, register
-from kerasnets.explain.gradients import image_title, signed_cell, chosen_images
+from kerasnets.explain.gradients import chosen_images, image_title, signed_cell
 from kerasnets.explain.plotting import Cell, picture, save_grid
 
 
