@@ -51,7 +51,7 @@ def test_option_of_another_optimizer_is_rejected(write_recipe):
     path = write_recipe("optimizer: {name: adam, momentum: 0.9}\n")
     assert problems(path) == [
         "optimizer.momentum: not an option of optimizer 'adam'. Valid: beta_1, beta_2, epsilon, amsgrad, "
-        "weight_decay, clipnorm, clipvalue, global_clipnorm"
+        "weight_decay, clipnorm, clipvalue, global_clipnorm, ema_momentum"
     ]
 
 

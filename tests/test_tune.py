@@ -148,7 +148,7 @@ BAD_SWEEPS = {
             "expected a number less than 1.0, got 1.5",
             "space.optimizer.nesterov: value False makes the recipe invalid: optimizer.nesterov: "
             "not an option of optimizer 'adam'. Valid: beta_1, beta_2, epsilon, amsgrad, weight_decay, "
-            "clipnorm, clipvalue, global_clipnorm",
+            "clipnorm, clipvalue, global_clipnorm, ema_momentum",
         ],
     ),
     "conditions": (
