@@ -4,16 +4,12 @@ system metrics and model signature over MLflow's REST API (what the UI's pages r
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -22,56 +18,24 @@ from conftest import ROOT
 from kerasnets.cli import main
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _load_screenshots_script():
+    """``benchmarks/ui_screenshots.py``, whose ``ui_server`` starts and ends ``kerasnets ui``."""
+    name = "kerasnets_ui_screenshots"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "ui_screenshots.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-@contextlib.contextmanager
-def _ui(uri: str, folder) -> Iterator[str]:
-    """``kerasnets ui`` over ``uri`` on 127.0.0.1 and a free port, in its own process group (MLflow
-    starts a server, a job runner and its consumers, all ended at the end); yields the base URL."""
-    port = _free_port()
-    log = folder / "ui.log"
+def _ui(uri: str, folder) -> contextlib.AbstractContextManager[str]:
+    """``kerasnets ui`` over ``uri`` on 127.0.0.1 and a free port (this checkout's package)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kerasnets", "ui", "--port", str(port), "--tracking-uri", uri],
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, (
-                f"kerasnets ui exited {process.returncode}: {log.read_text()[-3000:]}"
-            )
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            assert time.monotonic() < deadline, f"kerasnets ui did not answer: {log.read_text()[-3000:]}"
-            time.sleep(0.5)
-        yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        time.sleep(1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    return _load_screenshots_script().ui_server(uri, folder, env, timeout=180)
 
 
 def _get(base: str, path: str, **query) -> dict:
