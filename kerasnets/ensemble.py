@@ -204,7 +204,6 @@ def held_out_dataset(recipe: Any, splits: Any, data_info: dict[str, Any]) -> Any
         std=data_info["std"],
         layout=recipe.data.layout,
         geometry=geometries(recipe, splits)[1],
-        stream={} if hasattr(splits.x_test, "paths") else None,
     )
 
 

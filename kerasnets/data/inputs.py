@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from kerasnets.data.batch_mix import parse_steps
+from kerasnets.data.files import ImageFiles
 from kerasnets.data.pipeline import Splits, make_dataset
 
 
@@ -26,7 +27,7 @@ class Pipelines:
 
 def streamed(splits: Splits) -> bool:
     """Whether the splits are image files decoded in the pipeline (not in-memory arrays)."""
-    return hasattr(splits.x_train, "paths")
+    return isinstance(splits.x_train, ImageFiles)
 
 
 def geometries(recipe: Any, splits: Splits) -> tuple[Any, Any]:

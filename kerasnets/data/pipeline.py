@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kerasnets.data.datasets import RawData, load, search_dirs
+from kerasnets.data.files import STATS_SAMPLE, ImageFiles
 from kerasnets.weights.imagenet_table import PREPROCESSING
 
 
@@ -37,7 +38,7 @@ class Splits:
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
         """Float32 images as the model sees them (image files are decoded first)."""
-        if hasattr(images, "paths"):
+        if isinstance(images, ImageFiles):
             images = images[:]
         return (images.astype(np.float32) - np.float32(self.mean)) / np.float32(self.std)
 
@@ -51,7 +52,7 @@ class Splits:
 
 def take(x: Any, index: np.ndarray) -> Any:
     """Rows ``index`` of an image array, or those files of an ``ImageFiles`` (not decoded)."""
-    return x.subset(index) if hasattr(x, "subset") else x[index]
+    return x.subset(index) if isinstance(x, ImageFiles) else x[index]
 
 
 def _stratified_split(x: Any, y: np.ndarray, fraction: float, seed: int):
@@ -135,7 +136,7 @@ def prepare(raw: RawData, data: Any) -> Splits:
     def shape(images: Any) -> Any:
         if images is None:
             return None
-        if hasattr(images, "with_channels"):  # files: decoded at their size in the pipeline
+        if isinstance(images, ImageFiles):  # decoded at their size in the pipeline
             return images.with_channels(data.channels)
         images = convert_channels(resize_images(images, size, data.resize), data.channels)
         return np.clip(np.rint(images), 0, 255).astype(np.uint8) if images.dtype != np.uint8 else images
@@ -143,9 +144,7 @@ def prepare(raw: RawData, data: Any) -> Splits:
     x, x_val, x_test = shape(x), shape(x_val), shape(x_test)
     channels = x.shape[-1]
     if data.normalize == "standardize":
-        from kerasnets.data.files import STATS_SAMPLE
-
-        pixels = x.sample(STATS_SAMPLE, seed) if hasattr(x, "sample") else x
+        pixels = x.sample(STATS_SAMPLE, seed) if isinstance(x, ImageFiles) else x
         mean = pixels.mean(axis=(0, 1, 2), dtype=np.float64)
         std = pixels.std(axis=(0, 1, 2), dtype=np.float64) + 1e-7
     elif data.normalize == "scale":
@@ -214,8 +213,6 @@ def make_dataset(
     be ``ImageFiles``: then the files stream through ``kerasnets.data.stream`` (``stream``
     holds its counter, cache and shuffle buffer) and meet the same batch stage."""
     import tensorflow as tf
-
-    from kerasnets.data.files import ImageFiles
 
     if isinstance(x, ImageFiles) and geometry is None:  # files are decoded at their size
         from kerasnets.data.geometry import Geometry, resize

@@ -61,30 +61,30 @@ def file_dataset(
     ds = tf.data.Dataset.from_tensor_slices((files.paths, labels))
     channels = files.channels
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def viewed(ds, image_of: Callable):
+        """Each element's image through the geometry, with its own seed."""
+        return tf.data.Dataset.zip((ds, seeds)).map(
+            lambda pair, s: (geometry.view(image_of(pair[0]), tf.stack([s, 0])), pair[1]),
+            num_parallel_calls=autotune,
+            deterministic=True,
+        )
+
+    def readable(ds):
+        """Unreadable files dropped, the delivered ones counted."""
+        ds = ds.ignore_errors()
+        return ds if counter is None else ds.map(counter.tick)
+
     if cache == "none":
         if shuffle:
             ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda pair, s: (geometry.view(decode(pair[0], channels), tf.stack([s, 0])), pair[1]),
-            num_parallel_calls=autotune,
-            deterministic=True,
-        )
-        ds = ds.ignore_errors()
-        if counter is not None:
-            ds = ds.map(counter.tick)
-    else:
+        ds = readable(viewed(ds, lambda path: decode(path, channels)))
+    else:  # decoded images cached, then shuffled in a buffer and viewed afresh every epoch
         ds = ds.map(lambda p, y: (decode(p, channels), y), num_parallel_calls=autotune, deterministic=True)
-        ds = ds.ignore_errors()
-        if counter is not None:
-            ds = ds.map(counter.tick)
-        ds = ds.cache("" if cache == "memory" else str(cache))
+        ds = readable(ds).cache("" if cache == "memory" else str(cache))
         if shuffle:
             ds = ds.shuffle(min(count, shuffle_buffer or count), seed=seed, reshuffle_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda pair, s: (geometry.view(pair[0], tf.stack([s, 0])), pair[1]),
-            num_parallel_calls=autotune,
-            deterministic=True,
-        )
+        ds = viewed(ds, lambda image: image)
     ds = ds.batch(batch_size, num_parallel_calls=autotune, deterministic=True)
     batch_seeds = tf.data.Dataset.random(
         seed=None if seed is None else seed + 1, rerandomize_each_iteration=True

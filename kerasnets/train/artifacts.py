@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerasnets.data.files import ImageFiles
 from kerasnets.data.inputs import preview_batch
 from kerasnets.tracking import package_versions
 
@@ -187,7 +188,7 @@ def digest(x: Any, y: np.ndarray) -> str:
     """A short content hash of one split: the labels and the images (all of them up to
     ``DIGEST_BYTES``, else evenly spaced rows); image files by path and size, never decoded."""
     h = hashlib.blake2b(digest_size=16)
-    if hasattr(x, "paths"):
+    if isinstance(x, ImageFiles):
         for path in x.paths:
             try:
                 size = os.stat(path).st_size
