@@ -277,8 +277,7 @@ def folder(search: list[Path], image_size: tuple[int, int] | None = None) -> Raw
     parts = split_folders(root)
     paths, labels, classes = list_class_folder(parts.get("train", root))
     size = tuple(image_size) if image_size else first_image_size(paths[0])
-    skipped: dict[str, int] = {}
-    files = lambda p: ImageFiles(p, size, 3, skipped)  # noqa: E731
+    files = lambda p: ImageFiles(p, size, 3)  # noqa: E731
 
     def split(name: str) -> tuple[Any, Any]:
         if name not in parts:

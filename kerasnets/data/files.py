@@ -8,7 +8,7 @@ for the few pictures that explain and previews draw; ``subset`` picks files with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ class ImageFiles:
     paths: np.ndarray  # of str
     size: tuple[int, int]
     channels: int = 3
-    skipped: dict[str, int] = field(default_factory=dict)  # shared by subsets: split -> count
 
     def __len__(self) -> int:
         return len(self.paths)
