@@ -241,8 +241,8 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
         if guard.epoch is not None:
             raise TrainingDiverged(f"training diverged: the loss became NaN/inf at epoch {guard.epoch}")
         seconds += timer.seconds
-        merged = merge_history(prior, fit.history)
-        prior = [{k: v[i] for k, v in merged.items()} for i in range(len(next(iter(merged.values()), [])))]
+        done_now = len(next(iter(fit.history.values()), []))
+        prior = prior + [{k: float(v[i]) for k, v in fit.history.items()} for i in range(done_now)]
     history = merge_history(prior, {})
     if keeper is not None:
         _apply_keep_best(keeper, model, tracker, echo)
