@@ -66,13 +66,18 @@ class ImageFiles:
 
     def sample(self, count: int, seed: int = 0) -> np.ndarray:
         """Up to ``count`` decoded images drawn without replacement (seeded); unreadable ones left out."""
+        import tensorflow as tf
+
+        from kerasnets.data.geometry import resize
+
         order = np.random.default_rng(seed).permutation(len(self.paths))[:count]
-        images = []
-        for path in self.paths[np.sort(order)]:
-            try:
-                images.append(decode_file(path, self.size, self.channels))
-            except Exception:  # noqa: BLE001 - a corrupt file is skipped here as in training
-                continue
+        files = tf.data.Dataset.from_tensor_slices(self.paths[np.sort(order)])
+        decoded = files.map(  # in parallel, in order; a corrupt file is dropped as in training
+            lambda path: resize(decode(path, self.channels), self.size),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        ).ignore_errors()
+        images = [image.numpy() for image in decoded]
         if not images:
             raise DataError(f"none of {len(order)} sampled image files could be read (e.g. {self.paths[0]})")
         return np.stack(images)
