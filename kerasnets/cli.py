@@ -305,7 +305,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from kerasnets.compare import collect, plot
+    from kerasnets.errors import KerasnetsError
 
+    if args.curves:
+        return _compare_curves(args)
+    if args.error:
+        raise KerasnetsError("--error applies to --curves only")
     points, skipped = collect(args.run_ids, args.experiment, args.x, args.y, args.tracking_uri)
     out = Path(args.out or f"compare-{args.experiment or 'runs'}.png")
     plot(points, args.x, args.y, out, args.xscale, args.experiment or "")
@@ -319,6 +324,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if skipped:
         console.print(f"skipped (no {args.x} or {args.y}): {', '.join(skipped)}", soft_wrap=True)
     console.print(f"wrote {out} ({len(points)} runs)", soft_wrap=True)
+    return 0
+
+
+def _compare_curves(args: argparse.Namespace) -> int:
+    """``compare --curves METRIC``: learning curves of the runs, and their last values."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from kerasnets.compare import collect_curves, error_percent, plot_curves
+
+    curves, skipped = collect_curves(args.run_ids, args.experiment, args.curves, args.tracking_uri)
+    out = Path(args.out or f"curves-{args.experiment or 'runs'}.png")
+    plot_curves(curves, args.curves, out, args.error, args.experiment or "")
+    console = _console()
+    unit = " error (%)" if args.error else ""
+    table = Table(title=f"{args.curves}{unit}: last epoch")
+    for column in ("run id", "name", "epochs", f"{args.curves}{unit}", f"val_{args.curves}{unit}"):
+        table.add_column(column, no_wrap=True)
+    rows: dict[str, dict[str, object]] = {}
+    for curve in curves:
+        row = rows.setdefault(curve.run_id, {"name": curve.label, "epochs": len(curve.steps)})
+        last = error_percent(curve.values[-1]) if args.error else curve.values[-1]
+        row[curve.metric] = f"{last:.2f}" if args.error else f"{last:.4f}"
+    for run_id, row in rows.items():
+        cells = (row.get(args.curves, "-"), row.get(f"val_{args.curves}", "-"))
+        table.add_row(run_id, str(row["name"]), str(row["epochs"]), *map(str, cells))
+    console.print(table)
+    if skipped:
+        console.print(f"skipped (no {args.curves} history): {', '.join(skipped)}", soft_wrap=True)
+    console.print(f"wrote {out} ({len(rows)} runs)", soft_wrap=True)
     return 0
 
 
@@ -493,7 +529,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", default="params", help="metric or param on the x axis (default params)")
     p.add_argument("--y", default="test_accuracy", help="metric or param on the y axis")
     p.add_argument("--xscale", choices=("log", "linear"), default="log", help="x axis scale (default log)")
-    p.add_argument("--out", metavar="FILE", help="PNG to write (default compare-<experiment>.png)")
+    p.add_argument(
+        "--curves", metavar="METRIC",
+        help="plot each run's per-epoch METRIC and val_METRIC instead (e.g. accuracy, loss)",
+    )  # fmt: skip
+    p.add_argument("--error", action="store_true", help="with --curves: plot 100 (1 - value) %%, as error")
+    p.add_argument(
+        "--out", metavar="FILE",
+        help="PNG to write (default compare-<experiment>.png, curves-<experiment>.png with --curves)",
+    )  # fmt: skip
     p.add_argument("--tracking-uri", help="store to read (default: MLFLOW_TRACKING_URI or the local store)")
 
     p = add("runs", cmd_runs, "table of recent runs in the tracking store")

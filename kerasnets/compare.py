@@ -1,5 +1,7 @@
 """``kerasnets compare``: one number of finished runs against another (by default test
-accuracy against parameter count, seed 000's CNN-vs-MLP comparison), as a PNG.
+accuracy against parameter count, seed 000's CNN-vs-MLP comparison), as a PNG; or, with
+``--curves METRIC``, every run's per-epoch ``METRIC`` (solid) and ``val_METRIC`` (dashed)
+on one set of axes (``--error``: as error, 100 (1 - value) %; He et al.'s Fig. 4 and 6).
 
 The plot is saved locally, not logged: a comparison run would land in the experiment it
 compares and show up in the next comparison. The plotted values travel in the PNG itself
@@ -54,6 +56,81 @@ def _runs(client, run_ids: list[str], experiment: str | None) -> list:
     return client.search_runs(
         [found.experiment_id], "attributes.status = 'FINISHED'", order_by=["attributes.start_time ASC"]
     )
+
+
+@dataclass(frozen=True)
+class Curve:
+    run_id: str
+    label: str  # the run's name
+    metric: str  # the logged metric, e.g. accuracy or val_accuracy
+    steps: list[int]  # epochs, as logged (1 = the first)
+    values: list[float]
+
+
+def collect_curves(
+    run_ids: list[str], experiment: str | None, metric: str, uri: str | None = None
+) -> tuple[list[Curve], list[str]]:
+    """The per-epoch histories of ``metric`` and ``val_{metric}`` of the given runs (or of the
+    FINISHED runs of ``experiment``), and the ids of the runs that logged neither."""
+    from mlflow import MlflowClient
+
+    from kerasnets.tracking import tracking_uri
+
+    if bool(run_ids) == bool(experiment):
+        raise KerasnetsError("give RUN_IDs or --experiment E (one of them)")
+    client = MlflowClient(tracking_uri(uri))
+    curves, skipped = [], []
+    for run in _runs(client, run_ids, experiment):
+        label = run.info.run_name or run.info.run_id[:8]
+        found = []
+        for key in (metric, f"val_{metric}"):
+            history = sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: m.step)
+            if history:
+                steps, values = [m.step for m in history], [float(m.value) for m in history]
+                found.append(Curve(run.info.run_id, label, key, steps, values))
+        curves += found
+        if not found:
+            skipped.append(run.info.run_id)
+    return curves, skipped
+
+
+def error_percent(value: float) -> float:
+    """An accuracy as an error in percent."""
+    return 100.0 * (1.0 - value)
+
+
+def plot_curves(curves: list[Curve], metric: str, out: Path, error: bool = False, title: str = "") -> Path:
+    """One colour per run: ``metric`` solid, ``val_{metric}`` dashed, against epochs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        raise KerasnetsError(f"no run logged {metric!r} or 'val_{metric}' per epoch")
+    shown = f"{metric} error (%)" if error else metric
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours: dict[str, str] = {}
+    for curve in curves:
+        colour = colours.setdefault(curve.run_id, f"C{len(colours) % 10}")
+        values = [error_percent(v) for v in curve.values] if error else curve.values
+        validation = curve.metric != metric
+        split = "validation" if validation else "training"
+        ax.plot(
+            curve.steps, values, color=colour, linestyle="--" if validation else "-",
+            linewidth=1.0 if validation else 2.0, label=f"{curve.label} ({split})",
+        )  # fmt: skip
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(shown)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"{shown} per epoch: training solid, validation dashed", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"metric": metric, "error": error, "curves": [asdict(c) for c in curves]}
+    fig.savefig(out, dpi=100, metadata={POINTS_KEY: json.dumps(meta)})
+    plt.close(fig)
+    return out
 
 
 def collect(

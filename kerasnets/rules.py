@@ -456,7 +456,7 @@ def class_count_of_data(recipe: Any) -> int | None:
 
 def _block_option_problems(recipe: Any) -> list[Problem]:
     """Builder options that only mean something together (leaky_slope with leaky_relu,
-    pool_p with lp pooling), and their ranges."""
+    pool_p with lp pooling, drop_path with shortcuts), and their ranges."""
     name, options = recipe.model.name, recipe.model.options
     defaults = {option: default for option, _, default in catalog.option_fields(name)}
     resolved = {**defaults, **options}
@@ -479,6 +479,9 @@ def _block_option_problems(recipe: Any) -> list[Problem]:
             problems.append(("model.pool_p", "an Lp norm needs p >= 1", options["pool_p"]))
     if "drop_path" in options and not 0 <= float(options["drop_path"]) < 1:
         message = "expected a drop rate from 0 to below 1 (0.1 to 0.2 in timm's ResNets)"
+        problems.append(("model.drop_path", message, options["drop_path"]))
+    elif float(options.get("drop_path") or 0) > 0 and resolved.get("shortcut") == "none":
+        message = "stochastic depth drops residual branches and a plain net (shortcut none) has none"
         problems.append(("model.drop_path", message, options["drop_path"]))
     return problems
 

@@ -208,6 +208,31 @@ def test_basic_block_downsampling_shortcuts(shortcut, expected):
     assert ("b_0_pad" in names) == (shortcut == "A")
 
 
+@pytest.mark.parametrize("preact", [False, True])
+def test_plain_block_has_no_shortcut_and_the_same_weights(preact):
+    kwargs = {"filters": 32, "strides": 2, "preact": preact, "name": "b"}
+    plain = _model(blocks.basic_block, (8, 8, 16), shortcut="none", **kwargs)
+    residual = _model(blocks.basic_block, (8, 8, 16), shortcut="A", **kwargs)
+    names = {layer.name for layer in plain.layers}
+    assert not names & {"b_add", "b_0_pad", "b_0_subsample", "b_0_conv"}
+    assert plain.output.shape == residual.output.shape == (None, 4, 4, 32)
+    assert plain.count_params() == residual.count_params()
+    # The same weights give a different function: the residual one adds the padded input.
+    plain.set_weights(residual.get_weights())
+    x = _rand(2, 8, 8, 16)
+    assert not np.allclose(plain(x), residual(x))
+
+
+def test_plain_identity_block_is_the_branch_alone():
+    x = _rand(2, 8, 8, 16)
+    plain = _model(blocks.basic_block, (8, 8, 16), filters=16, shortcut="none", name="b")
+    residual = _model(blocks.basic_block, (8, 8, 16), filters=16, shortcut="A", name="b")
+    residual.set_weights(plain.get_weights())
+    branch = keras.Model(residual.input, residual.get_layer("b_2_bn").output)
+    np.testing.assert_allclose(plain(x), keras.ops.relu(branch(x)), atol=1e-6)
+    np.testing.assert_allclose(residual(x), keras.ops.relu(branch(x) + x), atol=1e-5)
+
+
 def test_bottleneck_block_with_projection_and_se():
     plain = _model(blocks.bottleneck_block, (8, 8, 64), filters=64, name="b")
     assert plain.output.shape == (None, 8, 8, 256)

@@ -25,7 +25,7 @@ NAMES = MODELS.names()
 #: others take 0.6 s at most, 8 s in all).
 SLOW_BUILDS = {
     *(f"{prefix}resnet{depth}" for prefix in ("", "se_") for depth in (50, 101, 152)),
-    *("resnet56", "resnet110", "densenet_bc", "densenet121", "densenet169", "densenet201"),
+    *("resnet56", "resnet110", "resnet1202", "densenet_bc", "densenet121", "densenet169", "densenet201"),
     *("vgg11", "vgg11_lrn", "vgg13", "vgg16", "vgg16_c", "vgg19"),
 }
 REGENERATE = "the catalog is stale: run `python -m kerasnets.catalog` and commit kerasnets/catalog.json"

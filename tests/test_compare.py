@@ -1,5 +1,6 @@
 """``kerasnets compare``: test accuracy against parameter count over tiny tracked runs; the
-PNG carries what it plotted, which must be one point per run with the runs' own values."""
+PNG carries what it plotted, which must be one point per run with the runs' own values; and
+``--curves``: each run's per-epoch training and validation histories, as logged."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def three_runs(mlflow_store, tmp_path_factory):
             experiment = "cmp-other" if name == "elsewhere" else "cmp"
             recipe = tiny_recipe(
                 model={"hidden": hidden},
-                train={"epochs": 1},
+                train={"epochs": 2},
                 tracking={"enabled": True, "experiment": experiment, "run_name": name, "log_model": False},
             )
             results[name] = loop.run(validate(recipe, f"{name}.yaml"), echo=lambda _: None)
@@ -73,3 +74,30 @@ def test_compare_by_run_ids_other_axes_and_errors(three_runs, tracking, tmp_path
     assert "--experiment: no experiment 'nope'. Valid:" in capsys.readouterr().err
     assert main(["compare", "--out", str(out)]) == 2
     assert "give RUN_IDs or --experiment E" in capsys.readouterr().err
+
+
+def test_compare_curves_plots_each_runs_epoch_histories(three_runs, tracking, tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    from kerasnets.cli import main
+    from kerasnets.compare import read_points
+
+    out = tmp_path / "curves.png"
+    assert main(["compare", "--experiment", "cmp", "--curves", "accuracy", "--error", "--out", str(out)]) == 0
+    plotted = read_points(out)
+    assert (plotted["metric"], plotted["error"]) == ("accuracy", True)
+    client = MlflowClient(tracking)
+    drawn = {(c["label"], c["metric"]): c for c in plotted["curves"]}
+    assert sorted(drawn) == sorted((n, m) for n in HIDDEN for m in ("accuracy", "val_accuracy"))
+    for name in HIDDEN:
+        for metric in ("accuracy", "val_accuracy"):
+            history = client.get_metric_history(three_runs[name].run_id, metric)
+            assert drawn[name, metric]["steps"] == [1, 2]  # two epochs
+            assert drawn[name, metric]["values"] == [m.value for m in sorted(history, key=lambda m: m.step)]
+    table = capsys.readouterr().out
+    last = drawn["wide", "val_accuracy"]["values"][-1]
+    assert f"{100 * (1 - last):.2f}" in table  # the last epoch, as error in percent
+    assert main(["compare", "--experiment", "cmp", "--curves", "nope", "--out", str(out)]) == 2
+    assert "no run logged 'nope' or 'val_nope' per epoch" in capsys.readouterr().err
+    assert main(["compare", "--experiment", "cmp", "--error", "--out", str(out)]) == 2
+    assert "--error applies to --curves only" in capsys.readouterr().err

@@ -225,6 +225,8 @@ def test_the_knobs_are_validated_where_they_do_not_apply():
     assert "drop_path" in " ".join(problems)
     problems = _problems(_with_model({"name": "resnet20", "drop_path": 1.5}))
     assert "drop rate" in problems["model.drop_path"]
+    problems = _problems(_with_model({"name": "resnet20", "shortcut": "none", "drop_path": 0.1}))
+    assert "plain net" in problems["model.drop_path"]
     gan = {"task": {"name": "generate"}, "model": {"name": "dcgan"}, "optimizer": {"ema_momentum": 0.99}}
     problems = _problems(_with_model(gan.pop("model"), **gan, train={"accumulate": 2}))
     assert "not available for task 'generate'" in problems["optimizer.ema_momentum"]

@@ -18,6 +18,15 @@ NAMES = names()
 CLASSIFIERS = [n for n in NAMES if set(model_tasks(n)) & {"classify", "sequence"}]
 #: Full-size reference builds above this many parameters go to the slow suite.
 FAST_LIMIT = 30_000_000
+#: Deep graphs whose every build takes seconds (ResNet-1202: 4,210 layers, 13 s on 2 CPU cores).
+DEEP = {"resnet1202"}
+
+
+def _slow(name: str) -> list:
+    """The slow mark for a full-size build over ``FAST_LIMIT`` parameters or a ``DEEP`` graph."""
+    return [pytest.mark.slow] if (MODELS.meta(name).get("params") or 0) > FAST_LIMIT or name in DEEP else []
+
+
 #: A citation: capitalised surnames ("Elman", "Simonyan & Zisserman", "Krizhevsky, Sutskever,
 #: Hinton", "He et al.") directly followed by a year, bare or in brackets.
 _SURNAME = r"\b(?!(?:Table|Figure|Section)\b)[A-Z][A-Za-z'-]+"
@@ -35,11 +44,15 @@ def _reference(name: str, **options) -> keras.Model:
     return build(name, meta["input_shape"], meta["num_classes"], **options)
 
 
+#: Every classifier, small; only the deep graphs are slow (their parameter counts do not matter).
+SMALL_BUILDS = [pytest.param(n, id=n, marks=_slow(n) if n in DEEP else []) for n in CLASSIFIERS]
+
+
 def _cases() -> list:
     cases = []
     for name in NAMES:
         meta = MODELS.meta(name)
-        marks = [pytest.mark.slow] if (meta.get("params") or 0) > FAST_LIMIT else []
+        marks = _slow(name)
         cases.append(pytest.param(name, {}, meta["params"], id=name, marks=marks))
         for options, params in meta.get("variants", []):
             label = ",".join(f"{k}={v}" for k, v in options.items())
@@ -50,7 +63,7 @@ def _cases() -> list:
 # ----------------------------------------------------------------------------- every model
 
 
-@pytest.mark.parametrize("name", CLASSIFIERS)
+@pytest.mark.parametrize("name", SMALL_BUILDS)
 def test_builds_small_and_runs(name):
     shape = MODELS.meta(name).get("small_input_shape", (32, 32, 3))
     model = build(name, shape, 3)
@@ -221,6 +234,18 @@ def test_cifar_resnet_structure():
     assert "stage2_block1_0_pad" in {layer.name for layer in model.layers}  # option A
     projected = build("resnet20", (32, 32, 3), 10, shortcut="B")
     assert "stage2_block1_0_conv" in {layer.name for layer in projected.layers}
+
+
+@pytest.mark.parametrize("depth", [20, 56])
+def test_plain_cifar_nets_are_the_resnets_without_shortcuts(depth):
+    plain = build(f"resnet{depth}", (28, 28, 1), 10, shortcut="none")
+    residual = build(f"resnet{depth}", (28, 28, 1), 10)
+    assert plain.count_params() == residual.count_params()  # option A has no parameters
+    names = {layer.name for layer in plain.layers}
+    assert not any(n.endswith(("_add", "_0_pad")) for n in names)
+    convs = [layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) + 1 == depth  # 6n + 1 convolutions and the output layer: the same depth
+    assert plain.get_layer("stage3_block1_1_conv").output.shape[1:] == (7, 7, 64)
 
 
 def test_resnet_v2_and_se_options():

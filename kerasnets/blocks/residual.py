@@ -4,7 +4,9 @@ variant: He et al. 2016, "Identity mappings in deep residual networks"). Seeds 0
 ``basic_block``: two 3x3 convolutions (ResNet-18/34 and the CIFAR ResNets).
 ``bottleneck_block``: 1x1 reduce, 3x3, 1x1 expand x4 (ResNet-50/101/152).
 Shortcuts: identity when the shape is kept; otherwise option A (subsample and zero-pad the
-extra channels, no parameters) or option B (1x1 projection + BN). ``attention`` names an
+extra channels, no parameters) or option B (1x1 projection + BN); ``none`` builds the plain
+counterpart (no shortcut and no addition at all: the "plain" nets of He et al.'s degradation
+experiment, Fig. 4 and Table 2). ``attention`` names an
 ``ATTENTION`` block applied to the residual branch before the addition (SE-ResNet).
 ``drop_path`` > 0 drops the whole residual branch per example in training (stochastic depth,
 Huang et al. 2016; ``{name}_drop_path``), after attention and before the addition.
@@ -27,7 +29,9 @@ from kerasnets.blocks.attention import apply_attention
 from kerasnets.blocks.conv import batch_norm, bn_act_conv, conv, conv_bn_act
 from kerasnets.blocks.droppath import drop_path as drop_branch
 
-Shortcut = Literal["A", "B"]
+Shortcut = Literal["A", "B", "none"]
+#: The shortcut value that builds a plain (shortcut-free) block.
+PLAIN = "none"
 Rank = Literal[1, 2]
 
 #: The option-A subsampling layer by convolution rank (a 1-wide max pool with a stride).
@@ -80,18 +84,22 @@ def projection_shortcut(
 SHORTCUTS: dict[str, Callable[..., keras.KerasTensor]] = {"A": zero_pad_shortcut, "B": projection_shortcut}
 
 
-def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact, rank) -> keras.KerasTensor:
+def _shortcut(x, filters, strides, *, name, shortcut, use_bias, preact, rank) -> keras.KerasTensor | None:
+    """The skip path's tensor, or ``None`` for a plain block (``shortcut="none"``)."""
+    if shortcut not in (*SHORTCUTS, PLAIN):
+        raise ValueError(f"unknown shortcut {shortcut!r}; valid: {', '.join([*SHORTCUTS, PLAIN])}")
+    if shortcut == PLAIN:
+        return None
     if strides == 1 and x.shape[-1] == filters:
         return x
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"unknown shortcut {shortcut!r}; valid: {', '.join(SHORTCUTS)}")
     return SHORTCUTS[shortcut](
         x, filters, strides, name=name, use_bias=use_bias, normalize=not preact, rank=rank
     )
 
 
 def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias, rank, drop_path) -> keras.KerasTensor:
-    """conv-BN-ReLU ... conv-BN, [attention], add the shortcut, ReLU (He et al. 2016a)."""
+    """conv-BN-ReLU ... conv-BN, [attention], add the shortcut, ReLU (He et al. 2016a); a plain
+    block (no shortcut) ends conv-BN-ReLU."""
     strides = max(s for _, _, s in convs)
     skip = _shortcut(
         x, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=False, rank=rank
@@ -104,8 +112,9 @@ def _residual_v1(x, convs, *, name, shortcut, attention, conv_bias, rank, drop_p
             name=f"{name}_{i}",
         )  # fmt: skip
     y = apply_attention(y, attention, name=name)
-    y = drop_branch(y, drop_path, name=f"{name}_drop_path")
-    y = keras.layers.Add(name=f"{name}_add")([skip, y])
+    if skip is not None:
+        y = drop_branch(y, drop_path, name=f"{name}_drop_path")
+        y = keras.layers.Add(name=f"{name}_add")([skip, y])
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
@@ -119,13 +128,15 @@ def _residual_v2(x, convs, *, name, shortcut, attention, conv_bias, rank, drop_p
         source, convs[-1][0], strides, name=name, shortcut=shortcut, use_bias=conv_bias, preact=True,
         rank=rank,
     )  # fmt: skip
-    if skip is source:
+    if skip is source and skip is not None:
         skip = x  # identity: keep the un-normalised input
     filters, kernel, stride = convs[0]
     y = conv(pre, filters, kernel, strides=stride, use_bias=conv_bias, rank=rank, name=f"{name}_1_conv")
     for i, (filters, kernel, stride) in enumerate(convs[1:], start=2):
         y = bn_act_conv(y, filters, kernel, strides=stride, use_bias=conv_bias, rank=rank, name=f"{name}_{i}")
     y = apply_attention(y, attention, name=name)
+    if skip is None:
+        return y
     y = drop_branch(y, drop_path, name=f"{name}_drop_path")
     return keras.layers.Add(name=f"{name}_add")([skip, y])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,11 @@ MODELS: Registry[Builder] = Registry("model", listing="kerasnets models")
 
 #: Arguments every builder takes and the recipe supplies from the data, not from options.
 COMMON_ARGS = ("input_shape", "num_classes")
+
+#: Keras walks a functional graph recursively (building, saving and loading it): ResNet-1202's
+#: ~4,000 layers need more Python frames than the default 1,000 allow.
+DEEP_GRAPH_RECURSION_LIMIT = 30_000
+sys.setrecursionlimit(max(sys.getrecursionlimit(), DEEP_GRAPH_RECURSION_LIMIT))
 
 #: The tasks a builder serves unless its registration says otherwise (``tasks=(...)``).
 DEFAULT_TASKS = ("classify",)

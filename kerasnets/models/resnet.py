@@ -3,7 +3,7 @@ He et al. (2016), "Identity mappings in deep residual networks"; SE from Hu et a
 
 One generic ``resnet()`` turns a table row into stem, residual stages and head. ImageNet
 depths 18-152 (4 stages, 64-512 base filters, 7x7/2 stem + max pool) and the CIFAR family
-20-110 (3 stages of 16/32/64 filters, 3x3 stem, ``n = (depth - 2) / 6`` basic blocks each).
+20-1202 (3 stages of 16/32/64 filters, 3x3 stem, ``n = (depth - 2) / 6`` basic blocks each).
 SE-ResNets are the same builder with ``attention="se"``.
 """
 
@@ -29,7 +29,7 @@ RESNET_DEPTHS: dict[int, tuple[str, tuple[int, ...]]] = {
     152: ("bottleneck", (3, 8, 36, 3)),
 }
 #: CIFAR depths 6n + 2 (Section 4.2 of He et al.): n basic blocks in each of 3 stages.
-CIFAR_DEPTHS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
+CIFAR_DEPTHS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18, 1202: 200}
 
 
 def imagenet_stem(x: keras.KerasTensor, *, preact: bool, conv_bias: bool) -> keras.KerasTensor:
@@ -143,7 +143,9 @@ def _cifar_entrypoint(name: str, depth: int) -> Callable[..., keras.Model]:
         f'recognition", Section 4.2: 3x3 stem, 3 stages of {n} basic blocks with 16/32/64 '
         "filters (32x32 -> 16x16 -> 8x8), global average pooling, softmax.\n\n"
         "``shortcut``: ``A`` zero-pads the new channels of a strided identity (the paper's CIFAR "
-        "choice, no parameters) or ``B`` projects with a 1x1 convolution + BN; ``preact`` builds "
+        "choice, no parameters), ``B`` projects with a 1x1 convolution + BN, ``none`` builds the "
+        "plain counterpart of the degradation experiment (Fig. 4, Table 2: no shortcuts, no "
+        "additions, the same parameter count as ``A``); ``preact`` builds "
         'v2 (He et al. 2016, "Identity mappings"); ``attention`` e.g. ``se``; ``conv_bias`` '
         "adds convolution biases; ``dropout`` (not in the paper) precedes the output layer; "
         "``drop_path`` is stochastic depth (Huang et al. 2016: the last block's rate, 0.5 for "
@@ -179,6 +181,7 @@ REFERENCE: dict[str, tuple[int, str]] = {
     "resnet44": (661_754, "computed, shortcut A (He et al. 2016: 0.66M)"),
     "resnet56": (857_082, "computed, shortcut A (He et al. 2016: 0.85M)"),
     "resnet110": (1_736_058, "computed, shortcut A (He et al. 2016: 1.7M)"),
+    "resnet1202": (19_510_906, "computed, shortcut A: 19,421,274 trainable (He et al. 2016: 19.4M)"),
 }
 #: Counts with non-default options: name -> [(options, count_params())].
 VARIANTS: dict[str, list[tuple[dict, int]]] = {
