@@ -188,6 +188,29 @@ def prepare_store(uri: str):
     return client
 
 
+class StoreOpening:
+    """``prepare_store(uri)`` started now in a background thread: importing MLflow and opening
+    (creating, migrating) its store take a second or two, which overlap the caller's own work
+    (loading data, building the model) instead of adding to it. ``client()`` waits for it and
+    raises what it raised."""
+
+    def __init__(self, uri: str) -> None:
+        from concurrent.futures import Future
+
+        self.uri = uri
+        self._future: Future = Future()
+        threading.Thread(target=self._open, name="kerasnets-store", daemon=True).start()
+
+    def _open(self) -> None:
+        try:
+            self._future.set_result(prepare_store(self.uri))
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+            self._future.set_exception(exc)
+
+    def client(self):
+        return self._future.result()
+
+
 def training_experiment(client, uri: str, name: str) -> str:
     """The id of experiment ``name``, created (under the store lock) with its artifact folder
     and the tag that opens MLflow's UI on training runs. An existing experiment without that
@@ -240,13 +263,14 @@ class Tracker:
         *,
         description: str = "",
         system_metrics: bool = False,
+        opening: StoreOpening | None = None,
     ) -> None:
         import mlflow
 
         self.mlflow = mlflow
         self.uri = uri
         mlflow.set_tracking_uri(uri)
-        self.client = prepare_store(uri)
+        self.client = opening.client() if opening is not None and opening.uri == uri else prepare_store(uri)
         owner = {"kerasnets.pid": str(os.getpid()), "kerasnets.host": socket.gethostname()}
         if system_metrics:
             configure_system_metrics()

@@ -130,7 +130,8 @@ def test_callback_survives_deepcopy_and_logs(tracking):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.25), loss="mse")
     callback.set_model(model)
-    callback.on_epoch_end(0, {"loss": 1.5})
+    callback.on_epoch_end(0, {"loss": 1.5})  # written in the background...
+    callback.on_train_end()  # ...and in the store once training ends
     history = c.get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(1, 1.5)]
     assert c.get_metric_history(run.info.run_id, "learning_rate")[0].value == pytest.approx(0.25)
@@ -142,6 +143,7 @@ def test_logging_trouble_never_kills_training(tmp_path, caplog):
     callback = MlflowMetrics(f"sqlite:///{tmp_path}/missing/dir/x.db", "no-such-run")
     callback.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
     callback.on_epoch_end(0, {"loss": 1.0})  # must not raise
+    callback.on_train_end()  # nor must waiting for the write
     assert "could not log epoch 1 metrics" in caplog.text
 
 
@@ -280,3 +282,13 @@ def test_register_as_needs_a_logged_model():
     assert caught.value.problems[0].render() == (
         "tracking.register_as: registers the logged model: needs tracking.log_model true"
     )
+
+
+def test_the_store_opens_in_the_background_and_its_trouble_reaches_the_waiter(tracking):
+    from kerasnets.tracking import StoreOpening
+
+    opening = StoreOpening(tracking)
+    assert opening.client().tracking_uri == tracking  # the same store, ready to log to
+    broken = StoreOpening("nosuchscheme://store")
+    with pytest.raises(Exception, match="nosuchscheme"):
+        broken.client()

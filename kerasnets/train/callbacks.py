@@ -44,13 +44,16 @@ class MlflowMetrics(keras.callbacks.Callback):
     """Logs every epoch's metrics and learning rate to one MLflow run (step = epoch, from 1).
 
     It holds only the tracking URI and run id, so it survives ``copy.deepcopy`` (keras-tuner
-    copies callbacks); logging trouble is a warning and never stops training.
+    copies callbacks); logging trouble is a warning and never stops training. Each epoch's
+    batch is written by MLflow's asynchronous logging (``synchronous=False``) while the next
+    epoch trains; ``on_train_end`` waits until all are in the store.
     """
 
     def __init__(self, tracking_uri: str, run_id: str, prefix: str = "") -> None:
         super().__init__()
         self.tracking_uri, self.run_id, self.prefix = tracking_uri, run_id, prefix
         self._client = None
+        self._pending: list[tuple[int, object]] = []
 
     def __deepcopy__(self, memo):
         return type(self)(self.tracking_uri, self.run_id, self.prefix)
@@ -73,9 +76,19 @@ class MlflowMetrics(keras.callbacks.Callback):
 
             now = int(time.time() * 1000)
             batch = [Metric(self.prefix + k, v, now, epoch + 1) for k, v in metrics.items()]
-            self.client.log_batch(self.run_id, metrics=batch)
+            self._pending.append(
+                (epoch + 1, self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
+            )
         except Exception as exc:  # noqa: BLE001 - logging must never kill training
             log.warning("MLflow: could not log epoch %d metrics: %s", epoch + 1, exc)
+
+    def on_train_end(self, logs=None):
+        pending, self._pending = self._pending, []
+        for epoch, operation in pending:
+            try:
+                operation.wait()
+            except Exception as exc:  # noqa: BLE001 - logging must never kill training
+                log.warning("MLflow: could not log epoch %d metrics: %s", epoch, exc)
 
 
 def _is_number(value) -> bool:

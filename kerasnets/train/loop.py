@@ -22,6 +22,7 @@ from kerasnets.recipe import Recipe, load_recipe
 from kerasnets.rules import with_input_size
 from kerasnets.tracking import (
     NullTracker,
+    StoreOpening,
     Tracker,
     check_store,
     git_commit,
@@ -131,6 +132,11 @@ def run(
     tags. ``splits`` skips loading (callers that run many recipes on the same data).
     ``resume_run_id`` reopens that run and continues from its last checkpointed epoch.
     """
+    uri = tracking_uri(recipe.tracking.uri)
+    if recipe.tracking.enabled:
+        check_store(uri)  # before anything else: a store that cannot be written stops the run here
+    # MLflow's import and the store's opening (seconds) overlap loading the data and building
+    opening = StoreOpening(uri) if recipe.tracking.enabled else None
     runtime = resolve_runtime(recipe.train, recipe.task.name, recipe_path)
     recipe = resolved_recipe(recipe, runtime)
     apply_runtime(recipe.train, runtime)
@@ -138,7 +144,6 @@ def run(
     check_monitors(recipe, recipe.model.num_classes or splits.num_classes, recipe_path)
     check_first_batch(recipe, len(splits.y_train), runtime.replicas, recipe_path)
     task = TASKS.get(recipe.task.name)(recipe)
-    uri = tracking_uri(recipe.tracking.uri)
     # built, compiled (optimizers), restored and trained in one scope: under MirroredStrategy
     # every variable is mirrored on each replica's device
     with strategy_scope(runtime):
@@ -149,7 +154,6 @@ def run(
         if not recipe.tracking.enabled:
             tracker = NullTracker()
         else:
-            check_store(uri)
             tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
             name = None if "mlflow.runName" in tags else run_name(recipe, recipe_path)  # sweeps name trials
             tracker = Tracker(
@@ -160,6 +164,7 @@ def run(
                 resume_run_id,
                 description=recipe.description,
                 system_metrics=recipe.tracking.system_metrics,
+                opening=opening,
             )
         # the worker thread logs beside training (preview, data sets): done before the run ends
         with sigterm_as_interrupt(), tracker, Beside() as beside:
