@@ -1,4 +1,4 @@
-"""Figures logged with every run: learning curves and the confusion matrix."""
+"""Figures logged with every run: learning curves, the confusion matrix, per-step predictions."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def learning_curves(history: dict[str, list[float]]):
     """Loss and accuracy per epoch, training against validation, plus the learning rate
     (a GAN: the discriminator and generator losses)."""
     plt = pyplot()
-    panels = [("loss", "loss"), ("accuracy", "accuracy"), ("learning_rate", "learning rate")]
+    panels = [("loss", "loss"), ("accuracy", "accuracy"), ("step_accuracy", "per-step accuracy")]
+    panels += [("sequence_accuracy", "whole-sequence accuracy"), ("learning_rate", "learning rate")]
     panels += [("d_loss", "discriminator loss"), ("g_loss", "generator loss")]
     panels = [(k, t) for k, t in panels if k in history]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
@@ -109,5 +110,56 @@ def image_grid(images: np.ndarray, title: str = ""):
         _show(ax, image)
     if title:
         fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+#: How a token index of a one-hot input prints in ``step_predictions_figure`` (10 is the '+'
+#: of ``digit_strings``' additions).
+TOKEN_SYMBOLS = "0123456789+"
+
+
+def step_predictions_figure(
+    inputs: np.ndarray, truth: np.ndarray, predictions: np.ndarray, class_names: Sequence[str]
+):
+    """Per-step predictions of a few test sequences: a signal ``(N, T, 1)`` is drawn with its
+    true and predicted class per step; one-hot tokens ``(N, T, F)`` are written out with the
+    target and the prediction, wrong steps in brackets."""
+    plt = pyplot()
+    count = len(truth)
+    signal = inputs.shape[-1] == 1
+    fig, axes = plt.subplots(count, 1, figsize=(10 if signal else 7, (1.6 if signal else 0.5) * count + 0.6))
+    axes = np.atleast_1d(axes)
+    for ax, x, true, pred in zip(axes, inputs, truth, predictions, strict=True):
+        if signal:
+            steps = np.arange(len(true))
+            ax.plot(steps, x[:, 0], color="black", lw=0.8)
+            twin = ax.twinx()
+            twin.step(steps, true, where="mid", color="tab:green", lw=1, label="true")
+            twin.step(steps, pred, where="mid", color="tab:red", lw=1, ls="--", label="predicted")
+            twin.set_yticks(range(len(class_names)), class_names, fontsize=6)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        tokens = "".join(TOKEN_SYMBOLS[t] if t < len(TOKEN_SYMBOLS) else f"<{t}>" for t in np.argmax(x, -1))
+        shown = " ".join(
+            class_names[p] if p == t else f"[{class_names[p]}]" for p, t in zip(pred, true, strict=True)
+        )
+        target = " ".join(class_names[t] for t in true)
+        ax.text(
+            0.0,
+            0.5,
+            f"{tokens}  ->  {target}   predicted: {shown}",
+            family="monospace",
+            fontsize=9,
+            va="center",
+        )
+        ax.axis("off")
+    if signal:
+        axes[0].figure.legend(
+            *axes[0].figure.axes[1].get_legend_handles_labels(), loc="upper right", fontsize=7
+        )
+    wrong = int(np.sum(np.any(truth != predictions, axis=-1)))
+    fig.suptitle(f"per-step predictions of {count} test sequences ({wrong} with a wrong step)", fontsize=9)
     fig.tight_layout()
     return fig

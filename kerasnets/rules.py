@@ -5,6 +5,7 @@ augment_batch, TTA, explain, losses) and which metrics its ``fit`` logs; validat
 (``recipe_problems``) and training (``kerasnets.train``) both read it. ``metric_mode`` is the
 one answer to "is this metric maximised", for schedules, early stopping and sweep objectives.
 ``input_size`` is the image size a recipe trains at, so validation and the loop agree.
+Data sets with a class per step (``sequence_steps``) belong to task ``seq2seq``.
 ``HEAD_RULES`` says what a classifier's output activation (``model.head_activation``) takes:
 its losses (the first is the default) and the metrics ``fit`` logs with it.
 """
@@ -126,6 +127,13 @@ TASK_RULES: dict[str, TaskRules] = {
         metrics=("loss", "accuracy", "mean_iou"),
         plateau_monitor="val_accuracy",
     ),
+    "seq2seq": TaskRules(
+        layouts=("rows",),  # generated sequences are stored as (T, F) one-channel images
+        losses=("cross_entropy",),
+        augment=False,  # albumentations moves image geometry: not for token strings or signals
+        metrics=("loss", "step_accuracy", "sequence_accuracy"),
+        plateau_monitor="val_step_accuracy",
+    ),
     "generate": TaskRules(
         schedules=("constant",),  # two optimizers at the recipe's constant learning rate
         warmup=False,
@@ -148,6 +156,7 @@ METRIC_MODES: dict[str, Literal["max", "min"]] = {
     "binary_accuracy": "max",
     "auc": "max",
     "step_accuracy": "max",
+    "sequence_accuracy": "max",
     "accuracy_tta": "max",
     "mean_iou": "max",
     "pixel_accuracy": "max",
@@ -236,18 +245,36 @@ def resolved_loss(recipe: Any) -> str | None:
 # ----------------------------------------------------------------------------- input size
 
 
-def native_shape(data: Any) -> tuple[int, int, int] | None:
-    """(H, W, C) of the data set's images as loaded (before ``image_size``); ``None`` when only
-    the files can tell (folders). Generated sets read it from their options."""
+def loader_options(data: Any) -> dict[str, Any]:
+    """The data set loader's options: its defaults with the recipe's ``data.options`` over them."""
     import inspect
 
     from kerasnets.data.datasets import DATASETS
 
+    parameters = inspect.signature(DATASETS.get(data.dataset)).parameters
+    return {**{k: p.default for k, p in parameters.items()}, **data.options}
+
+
+def sequence_steps(data: Any) -> tuple[int, int, int] | None:
+    """``(T_in, F, T_out)`` of a data set with per-step targets (registered ``steps``), else None."""
+    from kerasnets.data.datasets import DATASETS
+
+    steps = DATASETS.meta(data.dataset).get("steps")
+    return None if steps is None else tuple(int(n) for n in steps(loader_options(data)))
+
+
+def native_shape(data: Any) -> tuple[int, int, int] | None:
+    """(H, W, C) of the data set's images as loaded (before ``image_size``); ``None`` when only
+    the files can tell (folders). Generated sets read it from their options."""
+    from kerasnets.data.datasets import DATASETS
+
     shape = DATASETS.meta(data.dataset).get("shape")
     if shape is None:
-        defaults = {k: p.default for k, p in inspect.signature(DATASETS.get(data.dataset)).parameters.items()}
-        options = {**defaults, **data.options}
-        if "shape" in options:  # synthetic
+        options = loader_options(data)
+        steps = sequence_steps(data)
+        if steps is not None:  # generated sequences: (T_in, F) one-channel images
+            shape = (steps[0], steps[1], 1)
+        elif "shape" in options:  # synthetic
             shape = tuple(options["shape"])
         elif "size" in options:  # shapes: square RGB images
             shape = (options["size"], options["size"], 3)
@@ -341,9 +368,10 @@ def _choice_problems(recipe: Any, rules: TaskRules) -> list[Problem]:
     problems = []
     if recipe.data.layout not in rules.layouts:
         choices = " or ".join(map(repr, rules.layouts))
+        readers = " and ".join(repr(t) for t, r in TASK_RULES.items() if set(r.layouts) - {"image"})
         message = (
             f"set data.layout to {choices} for task {task!r}, got {recipe.data.layout!r} "
-            "(layouts rows and pixels read images as sequences, for task 'sequence' only)"
+            f"(layouts rows and pixels read images or generated sequences as time steps: tasks {readers})"
         )
         problems.append(("data.layout", message, None))
     if rules.schedules is not None and recipe.schedule.name not in rules.schedules:
@@ -656,6 +684,57 @@ def _crop_problems(recipe: Any) -> list[Problem]:
     return problems
 
 
+def _step_target_problems(recipe: Any) -> list[Problem]:
+    """Per-step targets (data sets registered with ``steps``) are for task ``seq2seq``, whose
+    model must give as many output steps as the targets have, unresized."""
+    from kerasnets.data.datasets import DATASETS
+
+    task, data = recipe.task.name, recipe.data
+    steps = sequence_steps(data)
+    if steps is None:
+        if task != "seq2seq":
+            return []
+        stepped = ", ".join(n for n in DATASETS.names() if DATASETS.meta(n).get("steps"))
+        message = (
+            f"task 'seq2seq' learns a class per output step: it needs per-step targets. Valid: {stepped}"
+        )
+        return [("data.dataset", message, data.dataset)]
+    t_in, _, t_out = steps
+    if task != "seq2seq":
+        message = (
+            f"data set {data.dataset!r} has a class per step (targets (N, {t_out})): "
+            "set task.name to 'seq2seq'"
+        )
+        return [("task.name", message, task)]
+    problems = [
+        (f"data.{key}", "generated sequences are read as they are: remove it", None)
+        for key in ("image_size", "channels")
+        if getattr(data, key) is not None
+    ]
+    name, options = recipe.model.name, recipe.model.options
+    if task not in catalog.model_tasks(name):
+        return problems  # reported by the model rules
+    resolved = {**{option: default for option, _, default in catalog.option_fields(name)}, **options}
+    if resolved.get("many_to_many") is False:
+        message = (
+            f"model {name!r} gives one class per sequence; task 'seq2seq' needs one per step: set it true"
+        )
+        problems.append(("model.many_to_many", message, False))
+    elif resolved.get("many_to_many") and t_in != t_out:
+        others = ", ".join(
+            m for m in catalog.models_for_task(task) if "output_steps" in catalog.option_names(m)
+        )
+        message = (
+            f"model {name!r} with many_to_many labels each of the {t_in} input steps, but data set "
+            f"{data.dataset!r} has {t_out} target steps; models with their own output length: {others}"
+        )
+        problems.append(("model.name", message, name))
+    if options.get("output_steps") not in (None, t_out):
+        message = f"data set {data.dataset!r} has {t_out} target steps: set {t_out} or leave it out"
+        problems.append(("model.output_steps", message, options["output_steps"]))
+    return problems
+
+
 def _stream_problems(recipe: Any) -> list[Problem]:
     """``data.cache`` and ``data.shuffle_buffer`` belong to image-file data sets."""
     from kerasnets.data.datasets import DATASETS
@@ -689,6 +768,7 @@ def recipe_problems(recipe: Any) -> list[Problem]:
         *_distribute_problems(recipe),
         *_weights_problems(recipe),
         *_stream_problems(recipe),
+        *_step_target_problems(recipe),
     ]
     if not any(key == "model.name" for key, _, _ in problems):
         problems += _input_size_problems(recipe) + _crop_problems(recipe)

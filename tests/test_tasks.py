@@ -162,7 +162,7 @@ def test_a_model_that_does_not_serve_the_task_is_a_recipe_error():
 
 
 def test_recipe_rules_for_layouts_gan_schedules_and_dropout():
-    with pytest.raises(RecipeError, match="for task 'sequence' only"):
+    with pytest.raises(RecipeError, match="tasks 'sequence' and 'seq2seq'"):
         validate(
             {
                 **tiny_recipe(task={"name": "denoise"}, data={"layout": "rows"}),

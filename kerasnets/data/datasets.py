@@ -314,4 +314,4 @@ def synthetic(
 
 
 # Data sets defined in their own modules register themselves on import.
-from kerasnets.data import multilabel, segmentation  # noqa: E402, F401
+from kerasnets.data import multilabel, segmentation, sequences  # noqa: E402, F401

@@ -11,6 +11,7 @@ from kerasnets.models import (  # noqa: F401  (registration side effects)
     nin,
     resnet,
     segnet,
+    seq2seq,
     sequence,
     small,
     vgg,

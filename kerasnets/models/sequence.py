@@ -5,7 +5,10 @@ Inputs are ``(T, F)``: ``T`` time steps of ``F`` features (an image read row by 
 networks are one builder, ``recurrent()``, keyed by the ``RECURRENT`` table of Keras layers;
 they classify the sequence from the last hidden state (many-to-one) or, with
 ``many_to_many=True``, predict a class at every step (output ``(N, T, classes)``).
-``conv1d_resnet`` convolves over time with the residual blocks of the ResNets at ``rank=1``.
+``conv1d_resnet`` convolves over time with the residual blocks of the ResNets at ``rank=1``;
+with ``many_to_many=True`` it keeps every step and labels each (an ECG's waves or rhythm).
+Many-to-many models serve task ``seq2seq`` as well (per-step targets as long as the input);
+one-to-many and encoder-decoder models are in ``kerasnets.models.seq2seq``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ RECURRENT: dict[str, tuple[type[keras.layers.Layer], str]] = {
 }
 
 
-def _check_sequence_shape(input_shape: tuple[int, ...], name: str) -> None:
+def check_sequence_shape(input_shape: tuple[int, ...], name: str) -> None:
     if len(input_shape) != 2:
         raise ValueError(
             f"{name}: expects sequences of shape (time steps, features), got {tuple(input_shape)}; "
@@ -58,7 +61,7 @@ def recurrent(
     """``layers`` stacked recurrent layers of ``units`` (each in both directions when
     ``bidirectional``, outputs concatenated), ``dropout`` after each, then a softmax on the
     last step's state or, ``many_to_many``, on every step (``TimeDistributed`` dense layer)."""
-    _check_sequence_shape(input_shape, cell)
+    check_sequence_shape(input_shape, cell)
     if cell not in RECURRENT:
         raise ValueError(f"unknown recurrent cell {cell!r}; valid: {', '.join(RECURRENT)}")
     if units < 1 or layers < 1:
@@ -120,6 +123,7 @@ def conv1d_resnet(
     preact: bool = False,
     attention: Literal["se"] | None = None,
     dropout: float = 0.0,
+    many_to_many: bool = False,
 ) -> keras.Model:
     """A residual CNN over time for sequences ``(T, F)``: the residual blocks of He et al.
     (2016), "Deep residual learning for image recognition", with 1-D convolutions, as in the
@@ -131,9 +135,11 @@ def conv1d_resnet(
     ``depths[i]`` basic blocks per ``filters[i]`` (stages after the first halve ``T``), global
     average pooling over time, optional ``dropout``, softmax. ``shortcut`` A/B as in the
     ResNets, ``preact`` gives the v2 blocks, ``attention="se"`` adds squeeze-and-excitation
-    (Hu et al. 2018) to every block.
+    (Hu et al. 2018) to every block. ``many_to_many`` labels every time step, as the ECG
+    network maps a signal to a sequence of classes: no stage halves ``T`` and the softmax is
+    applied at every step (output ``(N, T, classes)``, the same weights).
     """
-    _check_sequence_shape(input_shape, "conv1d_resnet")
+    check_sequence_shape(input_shape, "conv1d_resnet")
     if len(filters) != len(depths) or not filters:
         raise ValueError(
             f"conv1d_resnet: filters and depths need one entry per stage, got {list(filters)} "
@@ -145,12 +151,18 @@ def conv1d_resnet(
         x = keras.layers.Activation("relu", name="stem_relu")(batch_norm(x, name="stem_bn"))
     for s, (width, depth) in enumerate(zip(filters, depths, strict=True), start=1):
         x = residual_stage(
-            x, "basic", width, depth, name=f"stage{s}", strides=1 if s == 1 else 2, rank=1,
+            x, "basic", width, depth, name=f"stage{s}", strides=1 if s == 1 or many_to_many else 2, rank=1,
             kernel_size=kernel_size, shortcut=shortcut, attention=attention, preact=preact,
         )  # fmt: skip
     if preact:
         x = keras.layers.Activation("relu", name="post_relu")(batch_norm(x, name="post_bn"))
-    outputs = classifier_head(x, num_classes, pooling="avg", input_dropout=dropout)
+    if many_to_many:
+        if dropout:
+            x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+        head = keras.layers.Dense(num_classes, activation="softmax", name="predictions")
+        outputs = keras.layers.TimeDistributed(head, name="step_predictions")(x)  # (N, T, classes)
+    else:
+        outputs = classifier_head(x, num_classes, pooling="avg", input_dropout=dropout)
     return keras.Model(inputs, outputs, name="conv1d_resnet")
 
 
@@ -184,10 +196,20 @@ VARIANTS: dict[str, list[tuple[dict, int]]] = {
     "simple_rnn": [({"layers": 2, "units": 32}, (32 * 60 + 32) + (32 * 64 + 32) + 330)],
     # SE per block adds 2*C*C/16 + C/16 + C: 2 x 162 + 2 x 580 + 2 x 2,184; option A drops
     # the two projections (2,048 + 256 and 8,192 + 512)
-    "conv1d_resnet": [({"attention": "se"}, 399_370 + 5_852), ({"shortcut": "A"}, 399_370 - 11_008)],
+    "conv1d_resnet": [
+        ({"attention": "se"}, 399_370 + 5_852),
+        ({"shortcut": "A"}, 399_370 - 11_008),
+        ({"many_to_many": True}, 399_370),  # stride 1 everywhere, the same dense layer per step
+    ],
 }
 
-_META = {"input_shape": (28, 28), "num_classes": 10, "small_input_shape": (12, 6), "tasks": ("sequence",)}
+#: ``seq2seq``: a class per step with ``many_to_many: true`` (as many output steps as input ones)
+_META = {
+    "input_shape": (28, 28),
+    "num_classes": 10,
+    "small_input_shape": (12, 6),
+    "tasks": ("sequence", "seq2seq"),
+}
 
 
 def _register_all() -> None:

@@ -33,13 +33,18 @@ def synchronize_batch_norm(model: keras.Model) -> int:
 
 
 def build_model(
-    recipe: Any, input_shape: tuple[int, ...], num_classes: int, replicas: int = 1
+    recipe: Any,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    replicas: int = 1,
+    extra: dict[str, Any] | None = None,
 ) -> keras.Model:
     """The recipe's model with its head activation, dropout, weight penalty and kernel
-    initialiser (uncompiled);
+    initialiser (uncompiled); ``extra`` adds the options the data decide (the task's
+    ``model_options``);
     kernels are drawn from ``train.seed``, one seed per layer. With ``train.sync_batchnorm``
     and more than one replica, BatchNormalization is synchronized across replicas."""
-    options = recipe.model.options
+    options = {**recipe.model.options, **(extra or {})}
     if recipe.regularization.dropout is not None:
         options["dropout"] = recipe.regularization.dropout
     model = build(recipe.model.name, input_shape, recipe.model.num_classes or num_classes, **options)
@@ -67,11 +72,16 @@ def check_monitors(recipe: Any, num_classes: int, file: str | None = None) -> No
 
 
 def build_or_explain(
-    recipe: Any, input_shape: tuple[int, ...], num_classes: int, file: str | None = None, replicas: int = 1
+    recipe: Any,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    file: str | None = None,
+    replicas: int = 1,
+    extra: dict[str, Any] | None = None,
 ) -> keras.Model:
     """``build_model``, with a failure reported as a ``RecipeError`` at ``model``."""
     try:
-        return build_model(recipe, input_shape, num_classes, replicas)
+        return build_model(recipe, input_shape, num_classes, replicas, extra)
     except (ValueError, TypeError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         shape = "x".join(map(str, input_shape))

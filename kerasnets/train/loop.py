@@ -148,7 +148,8 @@ def run(
     # every variable is mirrored on each replica's device
     with strategy_scope(runtime):
         shape = task.input_shape(splits)
-        model = build_or_explain(recipe, shape, splits.num_classes, recipe_path, runtime.replicas)
+        extra = task.model_options(splits)
+        model = build_or_explain(recipe, shape, splits.num_classes, recipe_path, runtime.replicas, extra)
         origin = load_initial_weights(recipe, model, uri, recipe_path) if not resume_run_id else None
         augmenter = make_augmenter(recipe, splits)
         if not recipe.tracking.enabled:

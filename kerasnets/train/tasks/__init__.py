@@ -2,10 +2,11 @@
 
 ``classify`` and ``sequence`` learn labels; ``reconstruct`` and ``denoise`` learn the clean
 (standardised) input back, the latter from a copy corrupted on the fly; ``segment`` learns a
-class per pixel; ``generate`` trains a GAN. Importing this package registers them all.
+class per pixel; ``seq2seq`` learns a class at every output step; ``generate`` trains a GAN.
+Importing this package registers them all.
 """
 
-from kerasnets.train.tasks import classify, generate, regression, segment  # noqa: F401  (registrations)
+from kerasnets.train.tasks import classify, generate, regression, segment, seq2seq  # noqa: F401  (registrations)
 from kerasnets.train.tasks.base import TASKS, Task
 from kerasnets.train.tasks.regression import corrupt, psnr
 

@@ -57,6 +57,10 @@ class Task:
         return None
 
     # -- model
+    def model_options(self, splits) -> dict[str, Any]:
+        """Builder options the data decide (beside the recipe's), e.g. an output length."""
+        return {}
+
     def compile(self, model: keras.Model, optimizer, jit_compile: bool, steps_per_execution: int) -> None:
         raise NotImplementedError
 
