@@ -316,3 +316,26 @@ def test_a_short_run_learns_to_reverse_digit_strings():
     assert result.metrics["test_sequence_accuracy"] > 0.3
     assert result.model.output.shape == (None, 4, 10)
     assert set(result.history) >= {"loss", "step_accuracy", "sequence_accuracy"}
+
+
+def test_a_tracked_run_logs_the_step_metrics_and_predictions_not_an_image_preview(tracking):
+    from mlflow import MlflowClient
+
+    from kerasnets.train.loop import run
+
+    recipe = validate(
+        _recipe(
+            data={"options": {"length": 3, "num_samples": 200}, "batch_size": 32},
+            train={"epochs": 2, "verbose": 0},
+            tracking={"enabled": True, "experiment": "s2s", "log_model": False},
+        ),
+        "t",
+    )
+    result = run(recipe, echo=lambda _: None)
+    client = MlflowClient(tracking)
+    logged = client.get_run(result.run_id).data.metrics
+    assert logged["test_sequence_accuracy"] == result.metrics["test_sequence_accuracy"]
+    assert len(client.get_metric_history(result.run_id, "val_sequence_accuracy")) == 2
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"step_predictions.png", "learning_curves.png"} <= artifacts
+    assert "augmentation_preview.png" not in artifacts  # one-hot tokens are no images to look at

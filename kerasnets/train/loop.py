@@ -219,7 +219,7 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
     if tracker.run_id and not tracker.resumed:
         beside.submit("log the data set inputs", log_datasets, tracker, recipe, splits)
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
-    if tracker.run_id:
+    if tracker.run_id and task.previews_input:
         beside.submit("log the preview", preview_job(recipe, splits, task, augmenter), tracker)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []

@@ -29,6 +29,7 @@ class Task:
 
     name = ""
     headline = "test_loss"  # the metric printed at the end of a run
+    previews_input = True  # log a grid of the (augmented) training images the model sees
 
     def __init__(self, recipe) -> None:
         self.recipe = recipe

@@ -21,6 +21,7 @@ class Seq2Seq(Task):
 
     name = "seq2seq"
     headline = "test_sequence_accuracy"
+    previews_input = False  # token strings and signals, never augmented: step_predictions.png shows them
 
     def model_options(self, splits) -> dict:
         """``output_steps`` from the data set's target length, for models that take it and
