@@ -31,6 +31,11 @@ TASK_BASE: dict[str, dict] = {
     "denoise": {"task": {"name": "denoise"}, "model": {"name": "conv_autoencoder"}},
     "segment": {"task": {"name": "segment"}, "model": {"name": "segnet"}, "data": {"dataset": "shapes"}},
     "generate": {"task": {"name": "generate"}, "model": {"name": "dcgan"}, "data": {"dataset": "mnist"}},
+    "seq2seq": {
+        "task": {"name": "seq2seq"},
+        "model": {"name": "lstm_seq2seq"},
+        "data": {"dataset": "digit_strings", "layout": "rows", "normalize": "scale"},
+    },
 }
 SYNTHETIC = {"dataset": "synthetic", "options": {"num_samples": 64, "num_classes": 3, "shape": [8, 8, 3]}}
 
