@@ -7,7 +7,9 @@ artifacts under ``mlruns/artifacts``. ``MLFLOW_TRACKING_URI`` or the recipe's
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -104,7 +106,10 @@ def artifact_location(uri: str, experiment: str) -> str | None:
     return folder.as_uri()
 
 
+@functools.cache
 def package_versions() -> dict[str, str]:
+    """The installed versions of the packages a run depends on (read once per process: reading
+    package metadata takes about 0.1 s)."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -195,10 +200,8 @@ class StoreOpening:
     raises what it raised."""
 
     def __init__(self, uri: str) -> None:
-        from concurrent.futures import Future
-
         self.uri = uri
-        self._future: Future = Future()
+        self._future: concurrent.futures.Future = concurrent.futures.Future()
         threading.Thread(target=self._open, name="kerasnets-store", daemon=True).start()
 
     def _open(self) -> None:
@@ -209,6 +212,11 @@ class StoreOpening:
 
     def client(self):
         return self._future.result()
+
+    def settle(self) -> None:
+        """Wait for the opening to end, however it ends: a process that stops early must not
+        exit while a new store is half created."""
+        concurrent.futures.wait([self._future])
 
 
 def training_experiment(client, uri: str, name: str) -> str:

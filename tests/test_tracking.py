@@ -292,3 +292,16 @@ def test_the_store_opens_in_the_background_and_its_trouble_reaches_the_waiter(tr
     broken = StoreOpening("nosuchscheme://store")
     with pytest.raises(Exception, match="nosuchscheme"):
         broken.client()
+
+
+def test_settling_waits_for_the_opening_however_it_ends(tmp_path):
+    from kerasnets.tracking import StoreOpening
+
+    opening = StoreOpening(f"sqlite:///{tmp_path}/fresh/mlflow.db")
+    opening.settle()  # returns once the new store is whole
+    assert (tmp_path / "fresh" / "mlflow.db").is_file()
+    assert opening.client().search_experiments()  # created and migrated: the Default experiment
+    broken = StoreOpening("nosuchscheme://store")
+    broken.settle()  # no exception here: whoever needs the client gets it
+    with pytest.raises(Exception, match="nosuchscheme"):
+        broken.client()

@@ -137,6 +137,18 @@ def run(
         check_store(uri)  # before anything else: a store that cannot be written stops the run here
     # MLflow's import and the store's opening (seconds) overlap loading the data and building
     opening = StoreOpening(uri) if recipe.tracking.enabled else None
+    try:
+        return _load_build_and_train(
+            recipe, uri, opening, data_dir, recipe_path, echo, splits, parent_run_id, tags, resume_run_id
+        )
+    finally:
+        if opening is not None:
+            opening.settle()  # a failure before the run opened must not leave a half-made store
+
+
+def _load_build_and_train(
+    recipe, uri, opening, data_dir, recipe_path, echo, splits, parent_run_id, tags, resume_run_id
+) -> RunResult:
     runtime = resolve_runtime(recipe.train, recipe.task.name, recipe_path)
     recipe = resolved_recipe(recipe, runtime)
     apply_runtime(recipe.train, runtime)
