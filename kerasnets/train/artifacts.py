@@ -34,6 +34,12 @@ def model_summary_text(model: keras.Model) -> str:
     return table + "\n\n" + "\n".join(lines)
 
 
+def log_model_summary(tracker, model: keras.Model) -> None:
+    """``model_summary.txt``: the per-layer table and Keras' summary (read-only over the layers,
+    so it runs beside ``fit``)."""
+    tracker.log_text(model_summary_text(model), "model_summary.txt")
+
+
 def preview_job(recipe: Any, splits, task, augmenter):
     """The augmentation preview in two steps: one training batch taken here (TensorFlow, the
     calling thread), and a function that draws and logs it (any thread: a plain Figure)."""

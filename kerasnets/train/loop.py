@@ -31,8 +31,8 @@ from kerasnets.tracking import (
 )
 from kerasnets.train.artifacts import (
     log_datasets,
+    log_model_summary,
     log_results,
-    model_summary_text,
     preview_job,
     register_model,
 )
@@ -229,6 +229,7 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
     _enter_phase(phases[current], model, task, runtime, steps, tracker, echo, len(phases))
     prior = _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder)
     if tracker.run_id and not tracker.resumed:
+        beside.submit("log the model summary", log_model_summary, tracker, model)
         beside.submit("log the data set inputs", log_datasets, tracker, recipe, splits)
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
     if tracker.run_id and task.previews_input:
@@ -363,8 +364,6 @@ def _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, fold
             }
         )
         tracker.log_text(recipe.to_yaml(), "recipe.yaml")
-        if tracker.run_id:
-            tracker.log_text(model_summary_text(model), "model_summary.txt")
     replicas = f" ({runtime.replicas} replicas, mirrored)" if runtime.replicas > 1 else ""
     echo(
         f"{recipe.model.name} ({recipe.task.name}): {model.count_params():,} parameters; "
