@@ -2,7 +2,8 @@
 tracking on and off (``--set tracking.enabled=false``), alternating so that drift on this shared
 machine hits both alike, and the same with system metrics on and off.
 
-    python benchmarks/tracking_cost.py [RECIPE] [--rounds 4] [--set k=v]... [--no-system-metrics]
+    python benchmarks/tracking_cost.py [RECIPE] [--rounds 4] [--set k=v]...
+        [--no-system-metrics | --default-only]
 
 Prints the wall time of every process, then per configuration the median wall time and the
 median of the per-round ratios (tracked / untracked). Each round runs, in turn (the order
@@ -68,8 +69,15 @@ def main() -> None:
     parser.add_argument(
         "--no-system-metrics", action="store_true", help="skip the system-metrics configuration"
     )
+    parser.add_argument(
+        "--default-only",
+        action="store_true",
+        help="untracked against the default (tracked, system metrics on) only: long runs",
+    )
     args = parser.parse_args()
     configs = {k: v for k, v in CONFIGS.items() if not (args.no_system_metrics and "sysmetrics" in k)}
+    if args.default_only:
+        configs = {k: v for k, v in CONFIGS.items() if k in ("untracked", "tracked+sysmetrics")}
     recipe = str(Path(args.recipe).resolve())
     times: dict[str, list[float]] = {name: [] for name in configs}
     names = list(configs)
@@ -90,7 +98,7 @@ def main() -> None:
             f"  {name:<20} {statistics.median(values):7.2f} s   ratio to untracked "
             f"{statistics.median(ratios):.3f}  (per round: {', '.join(f'{r:.3f}' for r in ratios)})"
         )
-    if "tracked+sysmetrics" in times:
+    if "tracked+sysmetrics" in times and "tracked" in times:
         ratios = [s / t for s, t in zip(times["tracked+sysmetrics"], times["tracked"], strict=True)]
         print(
             f"  system metrics: tracked+sysmetrics / tracked {statistics.median(ratios):.3f} "

@@ -300,7 +300,6 @@ class Tracker:
         self.run_id = self.run.info.run_id
         self.experiment_id = self.run.info.experiment_id
         self.resumed = run_id is not None
-        self._pending: list[tuple[str, Any]] = []  # asynchronous writes not yet waited for
 
     def __enter__(self) -> Tracker:
         return self
@@ -319,38 +318,24 @@ class Tracker:
                 "failure",
                 f"{exc_type.__name__}: {str(exc)[:4000]}",
             )
-        self.flush()
         with_retries(self.mlflow.end_run, status)
         return False
 
     def log_params(self, params: dict[str, str]) -> None:
-        """Written by MLflow's asynchronous logging, in the store before the run ends."""
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):
-            self._log_batch_async("log params", params=items[i : i + 100])
+            _safe("log params", self.client.log_batch, self.run_id, params=items[i : i + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        """Written by MLflow's asynchronous logging, in the store before the run ends."""
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
-        self._log_batch_async("log metrics", metrics=items)
-
-    def _log_batch_async(self, what: str, **batch) -> None:
-        operation = _safe(what, self.client.log_batch, self.run_id, synchronous=False, **batch)
-        if operation is not None:
-            self._pending.append((what, operation))
-
-    def flush(self) -> None:
-        """Wait until every asynchronous write is in the store (trouble is a warning)."""
-        pending, self._pending = self._pending, []
-        for what, operation in pending:
-            _safe(what, operation.wait)
+        _safe("log metrics", self.client.log_batch, self.run_id, metrics=items)
 
     def log_text(self, text: str, name: str) -> None:
         _safe(f"log {name}", self.client.log_text, self.run_id, text, name)
