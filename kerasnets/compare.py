@@ -14,6 +14,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kerasnets.errors import KerasnetsError
 
@@ -40,7 +41,16 @@ def run_value(run, key: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _runs(client, run_ids: list[str], experiment: str | None) -> list:
+def _chosen_runs(run_ids: list[str], experiment: str | None, uri: str | None) -> tuple[Any, list]:
+    """A client of the store and the given runs, or the FINISHED runs of ``experiment`` (one
+    of the two, else a ``KerasnetsError``), oldest first."""
+    from mlflow import MlflowClient
+
+    from kerasnets.tracking import tracking_uri
+
+    if bool(run_ids) == bool(experiment):
+        raise KerasnetsError("give RUN_IDs or --experiment E (one of them)")
+    client = MlflowClient(tracking_uri(uri))
     if run_ids:
         runs = []
         for run_id in run_ids:
@@ -48,14 +58,31 @@ def _runs(client, run_ids: list[str], experiment: str | None) -> list:
                 runs.append(client.get_run(run_id))
             except Exception:  # noqa: BLE001 - MlflowException for unknown ids
                 raise KerasnetsError(f"no run {run_id!r} in the tracking store") from None
-        return runs
+        return client, runs
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(e.name for e in client.search_experiments()) or "none"
         raise KerasnetsError(f"--experiment: no experiment {experiment!r}. Valid: {names}")
-    return client.search_runs(
+    runs = client.search_runs(
         [found.experiment_id], "attributes.status = 'FINISHED'", order_by=["attributes.start_time ASC"]
     )
+    return client, runs
+
+
+def _label(run) -> str:
+    """A run's name, else the start of its id."""
+    return run.info.run_name or run.info.run_id[:8]
+
+
+def _save(fig, out: Path, meta: dict) -> Path:
+    """Write ``fig`` to ``out`` with what it plots in the PNG's text chunk, then free it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100, metadata={POINTS_KEY: json.dumps(meta)})
+    plt.close(fig)
+    return out
 
 
 @dataclass(frozen=True)
@@ -72,16 +99,10 @@ def collect_curves(
 ) -> tuple[list[Curve], list[str]]:
     """The per-epoch histories of ``metric`` and ``val_{metric}`` of the given runs (or of the
     FINISHED runs of ``experiment``), and the ids of the runs that logged neither."""
-    from mlflow import MlflowClient
-
-    from kerasnets.tracking import tracking_uri
-
-    if bool(run_ids) == bool(experiment):
-        raise KerasnetsError("give RUN_IDs or --experiment E (one of them)")
-    client = MlflowClient(tracking_uri(uri))
+    client, runs = _chosen_runs(run_ids, experiment, uri)
     curves, skipped = [], []
-    for run in _runs(client, run_ids, experiment):
-        label = run.info.run_name or run.info.run_id[:8]
+    for run in runs:
+        label = _label(run)
         found = []
         for key in (metric, f"val_{metric}"):
             history = sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: m.step)
@@ -125,12 +146,7 @@ def plot_curves(curves: list[Curve], metric: str, out: Path, error: bool = False
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or f"{shown} per epoch: training solid, validation dashed", fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"metric": metric, "error": error, "curves": [asdict(c) for c in curves]}
-    fig.savefig(out, dpi=100, metadata={POINTS_KEY: json.dumps(meta)})
-    plt.close(fig)
-    return out
+    return _save(fig, out, {"metric": metric, "error": error, "curves": [asdict(c) for c in curves]})
 
 
 def collect(
@@ -138,21 +154,15 @@ def collect(
 ) -> tuple[list[Point], list[str]]:
     """The points of the given runs (or of the FINISHED runs of ``experiment``) and the ids of
     those skipped because they lack ``x`` or ``y``."""
-    from mlflow import MlflowClient
-
-    from kerasnets.tracking import tracking_uri
-
-    if bool(run_ids) == bool(experiment):
-        raise KerasnetsError("give RUN_IDs or --experiment E (one of them)")
-    client = MlflowClient(tracking_uri(uri))
+    _, runs = _chosen_runs(run_ids, experiment, uri)
     points, skipped = [], []
-    for run in _runs(client, run_ids, experiment):
+    for run in runs:
         vx, vy = run_value(run, x), run_value(run, y)
         if vx is None or vy is None:
             skipped.append(run.info.run_id)
             continue
         model = run.data.params.get("model.name", run.data.tags.get("model", ""))
-        points.append(Point(run.info.run_id, run.info.run_name or run.info.run_id[:8], model, vx, vy))
+        points.append(Point(run.info.run_id, _label(run), model, vx, vy))
     return points, skipped
 
 
@@ -179,12 +189,7 @@ def plot(points: list[Point], x: str, y: str, out: Path, xscale: str = "log", ti
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(title="model", fontsize=8)
     ax.set_title(title or f"{y} against {x} over {len(points)} runs", fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"x": x, "y": y, "xscale": xscale, "points": [asdict(p) for p in points]}
-    fig.savefig(out, dpi=100, metadata={POINTS_KEY: json.dumps(meta)})
-    plt.close(fig)
-    return out
+    return _save(fig, out, {"x": x, "y": y, "xscale": xscale, "points": [asdict(p) for p in points]})
 
 
 def read_points(path: Path) -> dict:
