@@ -37,13 +37,17 @@ class Beside:
             except Exception as exc:  # noqa: BLE001 - logging must never kill training
                 log.warning("MLflow: could not %s: %s", what, exc)
 
+    def close(self) -> None:
+        """``wait``, then end the thread."""
+        self.wait()
+        self._pool.shutdown()
+
     def __enter__(self) -> Beside:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
-            self.wait()
-            self._pool.shutdown()
+            self.close()
         else:
             self._pool.shutdown(wait=False, cancel_futures=True)
         return False

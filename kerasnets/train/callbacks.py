@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import keras
@@ -16,6 +15,7 @@ import numpy as np
 
 from kerasnets.rules import metric_mode
 from kerasnets.tracking import with_retries
+from kerasnets.train.beside import Beside
 
 log = logging.getLogger("kerasnets")
 
@@ -47,7 +47,7 @@ class MlflowMetrics(keras.callbacks.Callback):
 
     It holds only the tracking URI and run id, so it survives ``copy.deepcopy`` (keras-tuner
     copies callbacks); logging trouble is a warning and never stops training. Each epoch's
-    batch is written by one worker thread while the next epoch trains (MLflow's own
+    batch is written by a ``Beside`` worker thread while the next epoch trains (MLflow's own
     ``synchronous=False`` logging polls its queue once a second, and every run's end waits for
     that poll); ``on_train_end`` waits until all are in the store.
     """
@@ -56,8 +56,7 @@ class MlflowMetrics(keras.callbacks.Callback):
         super().__init__()
         self.tracking_uri, self.run_id, self.prefix = tracking_uri, run_id, prefix
         self._client = None
-        self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[tuple[int, Future]] = []
+        self._writer: Beside | None = None
 
     def __deepcopy__(self, memo):
         return type(self)(self.tracking_uri, self.run_id, self.prefix)
@@ -81,8 +80,8 @@ class MlflowMetrics(keras.callbacks.Callback):
             now = int(time.time() * 1000)
             batch = [Metric(self.prefix + k, v, now, epoch + 1) for k, v in metrics.items()]
             if self._writer is None:
-                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kerasnets-metrics")
-            self._pending.append((epoch + 1, self._writer.submit(self._write, batch)))
+                self._writer = Beside()
+            self._writer.submit(f"log epoch {epoch + 1} metrics", self._write, batch)
         except Exception as exc:  # noqa: BLE001 - logging must never kill training
             log.warning("MLflow: could not log epoch %d metrics: %s", epoch + 1, exc)
 
@@ -90,14 +89,8 @@ class MlflowMetrics(keras.callbacks.Callback):
         with_retries(self.client.log_batch, self.run_id, metrics=batch)
 
     def on_train_end(self, logs=None):
-        pending, self._pending = self._pending, []
-        for epoch, job in pending:
-            try:
-                job.result()
-            except Exception as exc:  # noqa: BLE001 - logging must never kill training
-                log.warning("MLflow: could not log epoch %d metrics: %s", epoch, exc)
         if self._writer is not None:
-            self._writer.shutdown()
+            self._writer.close()  # every epoch's batch in the store; trouble is a warning
             self._writer = None
 
 
