@@ -45,7 +45,7 @@ def _reference(name: str, **options) -> keras.Model:
 
 
 #: Every classifier, small; only the deep graphs are slow (their parameter counts do not matter).
-SMALL_BUILDS = [pytest.param(n, id=n, marks=_slow(n) if n in DEEP else []) for n in CLASSIFIERS]
+SMALL_BUILDS = [pytest.param(n, id=n, marks=[pytest.mark.slow] if n in DEEP else []) for n in CLASSIFIERS]
 
 
 def _cases() -> list:
