@@ -67,11 +67,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         recipe = None
     else:
         recipe = _load(args.recipe, _overrides(args))
+        from kerasnets.tracking_process import open_tracking
+
+        tracking = open_tracking(recipe)  # MLflow's side starts while TensorFlow is imported
         _tensorflow()
         from kerasnets.train.loop import run
 
         console.print(f"[bold]kerasnets run[/] {args.recipe}")
-        result = run(recipe, data_dir=args.data_dir, recipe_path=args.recipe, echo=console.print)
+        result = run(
+            recipe, data_dir=args.data_dir, recipe_path=args.recipe, echo=console.print, tracking=tracking
+        )
     from kerasnets.tracking import tracking_uri
 
     headline = {k: v for k, v in result.metrics.items() if k != "test_loss"} or result.metrics

@@ -7,9 +7,9 @@ artifacts under ``mlruns/artifacts``. ``MLFLOW_TRACKING_URI`` or the recipe's
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
+import json
 import logging
 import os
 import random
@@ -106,6 +106,12 @@ def artifact_location(uri: str, experiment: str) -> str | None:
     return folder.as_uri()
 
 
+def model_requirements() -> list[str]:
+    """The pip requirements of a logged Keras model: this environment's TensorFlow and Keras."""
+    versions = package_versions()
+    return [f"{p}=={versions[p]}" for p in ("tensorflow", "keras") if versions[p] != "not installed"]
+
+
 @functools.cache
 def package_versions() -> dict[str, str]:
     """The installed versions of the packages a run depends on (read once per process: reading
@@ -193,32 +199,6 @@ def prepare_store(uri: str):
     return client
 
 
-class StoreOpening:
-    """``prepare_store(uri)`` started now in a background thread: importing MLflow and opening
-    (creating, migrating) its store take a second or two, which overlap the caller's own work
-    (loading data, building the model) instead of adding to it. ``client()`` waits for it and
-    raises what it raised."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self._future: concurrent.futures.Future = concurrent.futures.Future()
-        threading.Thread(target=self._open, name="kerasnets-store", daemon=True).start()
-
-    def _open(self) -> None:
-        try:
-            self._future.set_result(prepare_store(self.uri))
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
-            self._future.set_exception(exc)
-
-    def client(self):
-        return self._future.result()
-
-    def settle(self) -> None:
-        """Wait for the opening to end, however it ends: a process that stops early must not
-        exit while a new store is half created."""
-        concurrent.futures.wait([self._future])
-
-
 def training_experiment(client, uri: str, name: str) -> str:
     """The id of experiment ``name``, created (under the store lock) with its artifact folder
     and the tag that opens MLflow's UI on training runs. An existing experiment without that
@@ -271,14 +251,14 @@ class Tracker:
         *,
         description: str = "",
         system_metrics: bool = False,
-        opening: StoreOpening | None = None,
+        client=None,
     ) -> None:
         import mlflow
 
         self.mlflow = mlflow
         self.uri = uri
         mlflow.set_tracking_uri(uri)
-        self.client = opening.client() if opening is not None and opening.uri == uri else prepare_store(uri)
+        self.client = client if client is not None else prepare_store(uri)
         owner = {"kerasnets.pid": str(os.getpid()), "kerasnets.host": socket.gethostname()}
         if system_metrics:
             configure_system_metrics()
@@ -311,15 +291,13 @@ class Tracker:
             status = "KILLED"
         else:
             status = "FAILED"
-            _safe(
-                "tag the failure",
-                self.client.set_tag,
-                self.run_id,
-                "failure",
-                f"{exc_type.__name__}: {str(exc)[:4000]}",
-            )
-        with_retries(self.mlflow.end_run, status)
+            self.set_tags({"failure": f"{exc_type.__name__}: {str(exc)[:4000]}"})
+        self.end(status)
         return False
+
+    def end(self, status: str) -> None:
+        """End the run FINISHED, FAILED or KILLED (stopping its system-metrics sampling)."""
+        with_retries(self.mlflow.end_run, status)
 
     def log_params(self, params: dict[str, str]) -> None:
         from mlflow.entities import Param
@@ -364,24 +342,27 @@ class Tracker:
         ]
         _safe("log the data set inputs", self.client.log_inputs, self.run_id, datasets=items)
 
-    def log_keras_model(self, model, name: str = "model", signature=None, input_example=None):
-        """The model as an MLflow model (the ``mlflow.keras`` flavor, through ``Model.log``: see
-        ``KerasFlavor``); its ``ModelInfo``, or None on trouble."""
+    def log_versions(self) -> None:
+        """``versions.json``: the installed versions of the packages a run depends on."""
+        self.log_text(json.dumps(package_versions(), indent=2), "versions.json")
+
+    def log_keras_file(self, model, name: str = "model", signature=None, input_example=None):
+        """A saved model (``keras_flavor.KerasFile``) as an MLflow model of the ``mlflow.keras``
+        flavor, through ``Model.log``, with this environment's TensorFlow and Keras as its
+        requirements; its ``ModelInfo``, or None on trouble."""
         from mlflow.models import Model
 
-        versions = package_versions()
-        requirements = [
-            f"{p}=={versions[p]}" for p in ("tensorflow", "keras") if versions[p] != "not installed"
-        ]
+        from kerasnets.keras_flavor import KerasFileFlavor
+
         return _safe(
             "log the MLflow model",
             Model.log,
             artifact_path=None,
             name=name,
-            flavor=KerasFlavor,
+            flavor=KerasFileFlavor,
             flavor_name="mlflow.keras",
             model=model,
-            pip_requirements=requirements,
+            pip_requirements=model_requirements(),
             signature=signature,
             input_example=input_example,
             validate_serving_input=False,  # it reloads the model and predicts: seconds, and noise
@@ -406,21 +387,6 @@ class Tracker:
         return self.run.info.artifact_uri
 
 
-class KerasFlavor:
-    """``mlflow.keras`` with its model folder created first: mlflow.keras 3.17 writes the input
-    example before it creates the folder and fails (mlflow/mlflow#16183)."""
-
-    __name__ = "mlflow.keras"
-
-    @staticmethod
-    def save_model(path: str, **kwargs) -> None:
-        import mlflow.keras
-
-        kwargs.pop("validate_serving_input", None)  # read by Model.log, not a save option
-        os.makedirs(path, exist_ok=True)
-        mlflow.keras.save_model(path=path, **kwargs)
-
-
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises ``Interrupted`` (a KeyboardInterrupt)."""
@@ -439,17 +405,22 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 class NullTracker:
-    """Stands in for ``Tracker`` when ``tracking.enabled`` is false: no run, and each logging
-    method the loop calls spelled out as doing nothing (a misspelt one is an AttributeError)."""
+    """Stands in for the run's tracker (``TrackingProcess``) when ``tracking.enabled`` is false:
+    no run, and each logging method the loop calls spelled out as doing nothing (a misspelt one
+    is an AttributeError)."""
 
-    run_id = artifact_uri = experiment_id = uri = client = None
-    resumed = False
+    run_id = artifact_uri = experiment_id = uri = None
+    active = resumed = False
+    tags: dict[str, str] = {}
 
     def __enter__(self) -> NullTracker:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         return False
+
+    def check(self) -> None:
+        """Nothing to fail."""
 
     def log_params(self, params: dict[str, str]) -> None:
         """Nothing to log to."""
@@ -463,20 +434,11 @@ class NullTracker:
     def log_file(self, path: Path, folder: str | None = None) -> None:
         """Nothing to log to."""
 
-    def log_figure(self, figure, name: str) -> None:
+    def log_drawing(self, draw, args: tuple, name: str) -> None:
         """Nothing to log to."""
 
     def set_tags(self, tags: dict[str, str]) -> None:
         """Nothing to log to."""
-
-    def log_datasets(self, inputs) -> None:
-        """Nothing to log to."""
-
-    def log_keras_model(self, model, name: str = "model", signature=None, input_example=None) -> None:
-        """Nothing to log to."""
-
-    def register_model(self, model_uri: str, name: str, description: str, tags: dict[str, str]) -> None:
-        """Nothing to register in."""
 
 
 def delete_artifacts(client, run_id: str, path: str) -> bool:

@@ -14,8 +14,6 @@ import keras
 import numpy as np
 
 from kerasnets.rules import metric_mode
-from kerasnets.tracking import with_retries
-from kerasnets.train.beside import Beside
 
 log = logging.getLogger("kerasnets")
 
@@ -43,55 +41,27 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class MlflowMetrics(keras.callbacks.Callback):
-    """Logs every epoch's metrics and learning rate to one MLflow run (step = epoch, from 1).
+    """Hands every epoch's metrics and learning rate to the run's tracker (step = epoch, from
+    1), which logs them in the tracking process while the next epoch trains; a tracker that
+    could not open its store or create its run stops training here, at the epoch's end.
 
-    It holds only the tracking URI and run id, so it survives ``copy.deepcopy`` (keras-tuner
-    copies callbacks); logging trouble is a warning and never stops training. Each epoch's
-    batch is written by a ``Beside`` worker thread while the next epoch trains (MLflow's own
-    ``synchronous=False`` logging polls its queue once a second, and every run's end waits for
-    that poll); ``on_train_end`` waits until all are in the store.
+    A deep copy (keras-tuner copies callbacks) logs to the same tracker.
     """
 
-    def __init__(self, tracking_uri: str, run_id: str, prefix: str = "") -> None:
+    def __init__(self, tracker, prefix: str = "") -> None:
         super().__init__()
-        self.tracking_uri, self.run_id, self.prefix = tracking_uri, run_id, prefix
-        self._client = None
-        self._writer: Beside | None = None
+        self.tracker, self.prefix = tracker, prefix
 
     def __deepcopy__(self, memo):
-        return type(self)(self.tracking_uri, self.run_id, self.prefix)
-
-    @property
-    def client(self):
-        if self._client is None:
-            from mlflow import MlflowClient
-
-            self._client = MlflowClient(self.tracking_uri)
-        return self._client
+        return type(self)(self.tracker, self.prefix)
 
     def on_epoch_end(self, epoch, logs=None):
+        self.tracker.check()
         metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
         lr = None if "learning_rate" in metrics else current_learning_rate(self.model)
         if lr is not None:
             metrics["learning_rate"] = lr
-        try:
-            from mlflow.entities import Metric
-
-            now = int(time.time() * 1000)
-            batch = [Metric(self.prefix + k, v, now, epoch + 1) for k, v in metrics.items()]
-            if self._writer is None:
-                self._writer = Beside()
-            self._writer.submit(f"log epoch {epoch + 1} metrics", self._write, batch)
-        except Exception as exc:  # noqa: BLE001 - logging must never kill training
-            log.warning("MLflow: could not log epoch %d metrics: %s", epoch + 1, exc)
-
-    def _write(self, batch) -> None:
-        with_retries(self.client.log_batch, self.run_id, metrics=batch)
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()  # every epoch's batch in the store; trouble is a warning
-            self._writer = None
+        self.tracker.log_metrics({self.prefix + k: v for k, v in metrics.items()}, step=epoch + 1)
 
 
 def _is_number(value) -> bool:
@@ -142,14 +112,11 @@ class SampleGrid(keras.callbacks.Callback):
         self.tracker, self.count = tracker, count
 
     def on_epoch_end(self, epoch, logs=None):
-        import matplotlib.pyplot as plt
-
         from kerasnets.plots import image_grid
 
-        images = np.asarray(self.model.sample(self.count, seed=1234))
-        figure = image_grid(np.clip((images + 1) * 127.5, 0, 255), f"samples after epoch {epoch + 1}")
-        self.tracker.log_figure(figure, f"samples/epoch_{epoch + 1:03d}.png")
-        plt.close(figure)
+        images = np.clip((np.asarray(self.model.sample(self.count, seed=1234)) + 1) * 127.5, 0, 255)
+        args = (images, f"samples after epoch {epoch + 1}")
+        self.tracker.log_drawing(image_grid, args, f"samples/epoch_{epoch + 1:03d}.png")
 
 
 def early_stopping(section) -> keras.callbacks.EarlyStopping:
@@ -308,8 +275,8 @@ def training_callbacks(
         callbacks.append(keeper)
     if recipe.optimizer.ema_momentum is not None:
         callbacks.append(EmaValidation())
-    if checkpoint is not None:  # a LocalCheckpoint or RemoteCheckpoint (uploads once saved)
-        callbacks.append(RunCheckpoint(checkpoint.folder, prior, checkpoint.saved))
-    if tracker.run_id:
-        callbacks.append(MlflowMetrics(tracker.uri, tracker.run_id))
+    if checkpoint is not None:  # a StoreCheckpoint (uploaded once saved, where remote)
+        callbacks.append(RunCheckpoint(checkpoint, prior))
+    if tracker.active:
+        callbacks.append(MlflowMetrics(tracker))
     return callbacks, timer, guard

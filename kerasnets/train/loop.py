@@ -20,20 +20,14 @@ from kerasnets.data.pipeline import Splits, load_splits
 from kerasnets.errors import KerasnetsError, Problem, RecipeError, TrainingDiverged
 from kerasnets.recipe import Recipe, load_recipe
 from kerasnets.rules import with_input_size
-from kerasnets.tracking import (
-    NullTracker,
-    StoreOpening,
-    Tracker,
-    check_store,
-    git_commit,
-    sigterm_as_interrupt,
-    tracking_uri,
-)
+from kerasnets.tracking import NullTracker, git_commit, sigterm_as_interrupt, tracking_uri
+from kerasnets.tracking_process import TrackingProcess, open_tracking
 from kerasnets.train.artifacts import (
     log_datasets,
+    log_history,
     log_model_summary,
+    log_preview,
     log_results,
-    preview_job,
     register_model,
 )
 from kerasnets.train.beside import Beside
@@ -123,6 +117,7 @@ def run(
     parent_run_id: str | None = None,
     tags: dict[str, str] | None = None,
     resume_run_id: str | None = None,
+    tracking: TrackingProcess | None = None,
 ) -> RunResult:
     """Train and evaluate ``recipe``; track it in MLflow unless ``tracking.enabled`` is false.
 
@@ -131,23 +126,23 @@ def run(
     ``parent_run_id`` nests the run under another (a sweep); ``tags`` are added to the run's
     tags. ``splits`` skips loading (callers that run many recipes on the same data).
     ``resume_run_id`` reopens that run and continues from its last checkpointed epoch.
+    ``tracking``: the run's tracking process, already started by the caller (``open_tracking``:
+    the command line starts it before importing TensorFlow, so that its own start overlaps).
     """
     uri = tracking_uri(recipe.tracking.uri)
-    if recipe.tracking.enabled:
-        check_store(uri)  # before anything else: a store that cannot be written stops the run here
-    # MLflow's import and the store's opening (seconds) overlap loading the data and building
-    opening = StoreOpening(uri) if recipe.tracking.enabled else None
+    # the tracking process imports MLflow and opens the store while this one loads and builds
+    process = tracking if tracking is not None else open_tracking(recipe)
     try:
         return _load_build_and_train(
-            recipe, uri, opening, data_dir, recipe_path, echo, splits, parent_run_id, tags, resume_run_id
+            recipe, uri, process, data_dir, recipe_path, echo, splits, parent_run_id, tags, resume_run_id
         )
     finally:
-        if opening is not None:
-            opening.settle()  # a failure before the run opened must not leave a half-made store
+        if process is not None:
+            process.close()  # a failure before the run started: no run is created
 
 
 def _load_build_and_train(
-    recipe, uri, opening, data_dir, recipe_path, echo, splits, parent_run_id, tags, resume_run_id
+    recipe, uri, process, data_dir, recipe_path, echo, splits, parent_run_id, tags, resume_run_id
 ) -> RunResult:
     runtime = resolve_runtime(recipe.train, recipe.task.name, recipe_path)
     recipe = resolved_recipe(recipe, runtime)
@@ -164,22 +159,21 @@ def _load_build_and_train(
         model = build_or_explain(recipe, shape, splits.num_classes, recipe_path, runtime.replicas, extra)
         origin = load_initial_weights(recipe, model, uri, recipe_path) if not resume_run_id else None
         augmenter = make_augmenter(recipe, splits)
-        if not recipe.tracking.enabled:
+        if process is None:
             tracker = NullTracker()
         else:
             tags = run_tags(recipe, recipe_path, parent_run_id, tags or {})
             name = None if "mlflow.runName" in tags else run_name(recipe, recipe_path)  # sweeps name trials
-            tracker = Tracker(
-                uri,
+            tracker = process.start(
                 recipe.tracking.experiment,
                 name,
                 tags,
                 resume_run_id,
                 description=recipe.description,
                 system_metrics=recipe.tracking.system_metrics,
-                opening=opening,
+                log_model=recipe.tracking.log_model,
             )
-        # the worker thread logs beside training (preview, data sets): done before the run ends
+        # the worker thread works beside training (model summary, data set digests)
         with sigterm_as_interrupt(), tracker, Beside() as beside:
             if origin is not None:
                 echo(origin.summary())
@@ -220,20 +214,20 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
     n_train = len(splits.y_train)
     batch_size = global_batch_size(recipe, n_train, runtime.replicas)  # the pipelines' batches
     steps = max(1, min(runtime.steps_per_execution, math.ceil(n_train / batch_size)))
-    folder = checkpoint.folder if checkpoint else None
-    if tracker.resumed and checkpoint:
+    folder = checkpoint.folder if checkpoint and tracker.resumed else None  # a fresh run: not waited for
+    if folder is not None:
         checkpoint.fetch()  # from the artifact store when it is not a local folder
     phases = training_phases(recipe)
-    done = completed_epochs(folder) if tracker.resumed and folder else 0
+    done = completed_epochs(folder) if folder is not None else 0
     current = next((i for i, p in enumerate(phases) if p.end > max(done - 1, 0)), len(phases) - 1)
     _enter_phase(phases[current], model, task, runtime, steps, tracker, echo, len(phases))
     prior = _start(recipe, splits, runtime, tracker, echo, task, model, batch_size, folder)
-    if tracker.run_id and not tracker.resumed:
+    if tracker.active and not tracker.resumed:
         beside.submit("log the model summary", log_model_summary, tracker, model)
         beside.submit("log the data set inputs", log_datasets, tracker, recipe, splits)
     pipelines = make_pipelines(recipe, splits, batch_size, task, augmenter, task.outputs(model))
-    if tracker.run_id and task.previews_input:
-        beside.submit("log the preview", preview_job(recipe, splits, task, augmenter), tracker)
+    if tracker.active and task.previews_input:
+        log_preview(tracker, recipe, splits, task, augmenter)
     verbose = recipe.train.verbose if recipe.train.verbose is not None else (1 if sys.stdout.isatty() else 2)
     seconds: list[float] = []
     skipped = SkippedFiles(pipelines.counters, splits.sizes(), echo)
@@ -263,6 +257,8 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
         done_now = len(next(iter(fit.history.values()), []))
         prior = prior + [{k: float(v[i]) for k, v in fit.history.items()} for i in range(done_now)]
     history = merge_history(prior, {})
+    if tracker.active:  # drawn by the tracking process while this one evaluates
+        log_history(tracker, history)
     if keeper is not None:
         _apply_keep_best(keeper, model, tracker, echo)
     net = task.inference(model)
@@ -280,11 +276,11 @@ def _train_with(recipe, splits, runtime, tracker, echo, task, model, augmenter, 
             "epochs_completed": len(result.epoch_seconds),
         }
     )
-    beside.wait()  # the preview and data sets logged
-    if tracker.run_id:
-        info = log_results(tracker, recipe, net, history, task.figures(net, splits), splits, task, beside)
-        register_model(tracker, recipe, info, metrics, tracker.run.data.tags.get("recipe"))
-    if recipe.explain and tracker.run_id:
+    beside.wait()  # the model summary and data sets handed to the tracker
+    if tracker.active:
+        log_results(tracker, recipe, net, task.figures(net, splits), splits, task)
+        register_model(tracker, recipe, metrics, tracker.tags.get("recipe"))
+    if recipe.explain and tracker.active:
         from kerasnets.explain.runner import explain_after_training
 
         explain_after_training(net, splits, recipe.explain, tracker, echo)

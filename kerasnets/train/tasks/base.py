@@ -75,6 +75,8 @@ class Task:
     def evaluate(self, net: keras.Model, pipelines, splits, batch_size: int) -> dict[str, float]:
         raise NotImplementedError
 
-    def figures(self, net: keras.Model, splits) -> list[tuple[Any, str]]:
-        """(matplotlib figure, artifact name) pairs logged at the end of the run."""
+    def figures(self, net: keras.Model, splits) -> list[tuple[Any, tuple, str]]:
+        """(draw, args, artifact name) logged at the end of the run: ``draw(*args)`` (a
+        module-level plotting function, see ``kerasnets.plots``) makes the figure, in the
+        tracking process."""
         return []

@@ -200,8 +200,8 @@ class Classify(Task):
 
         if self.labels is None:
             return []  # multi-label: no one class per image to confuse
-        figure = confusion_matrix_figure(self.labels, self.predictions, splits.class_names)
-        return [(figure, "confusion_matrix.png")]
+        args = (self.labels, self.predictions, splits.class_names)
+        return [(confusion_matrix_figure, args, "confusion_matrix.png")]
 
 
 @TASKS.register("sequence")

@@ -27,7 +27,7 @@ class Generate(Task):
         )
 
     def callbacks(self, model, tracker):
-        return [SampleGrid(tracker)] if tracker.run_id else []
+        return [SampleGrid(tracker)] if tracker.active else []
 
     def evaluate(self, net, pipelines, splits, batch_size):
         return {}

@@ -74,7 +74,7 @@ class Regression(Task):
         if inputs is not clean:
             rows.append(("noisy", to_pixels(inputs, splits.mean, splits.std)))
         rows.append(("output", output))
-        return [(image_rows(rows, f"{self.name}: test images"), "reconstructions.png")]
+        return [(image_rows, (rows, f"{self.name}: test images"), "reconstructions.png")]
 
 
 @TASKS.register("reconstruct")

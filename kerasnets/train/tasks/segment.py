@@ -66,4 +66,4 @@ class Segment(Task):
             ("prediction", palette[self.predictions[:count]]),
         ]
         key = ", ".join(f"{n} {c}" for n, c in zip(names, SEGMENT_COLOURS, strict=False))
-        return [(image_rows(rows, f"segmentation: test images ({key})"), "segmentation.png")]
+        return [(image_rows, (rows, f"segmentation: test images ({key})"), "segmentation.png")]

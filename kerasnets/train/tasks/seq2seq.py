@@ -59,7 +59,5 @@ class Seq2Seq(Task):
 
         count = min(SHOWN, len(splits.y_test))
         inputs = splits.x_test[:count, :, :, 0]  # (count, T, F): one-hot tokens or a signal
-        figure = step_predictions_figure(
-            inputs, splits.y_test[:count], self.predictions[:count], splits.class_names
-        )
-        return [(figure, "step_predictions.png")]
+        args = (inputs, splits.y_test[:count], self.predictions[:count], splits.class_names)
+        return [(step_predictions_figure, args, "step_predictions.png")]
