@@ -276,7 +276,8 @@ def test_segmentation_figure_colours_the_classes():
     images, masks = make_shapes(3, 16, 2, 0.0, 0)
     task.predictions = masks
     splits = type("S", (), {"x_test": images, "y_test": masks, "class_names": SHAPE_CLASSES})
-    [(figure, name)] = task.figures(None, splits)
+    [(draw, args, name)] = task.figures(None, splits)
+    figure = draw(*args)
     assert name == "segmentation.png" and "circle blue" in figure._suptitle.get_text()
     plt.close(figure)
 

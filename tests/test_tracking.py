@@ -122,29 +122,80 @@ def test_missing_data_creates_no_run(tracking, tmp_path):
 def test_callback_survives_deepcopy_and_logs(tracking):
     import keras
 
-    c = client(tracking)
-    exp = c.get_experiment_by_name("copy") or c.create_experiment("copy")
-    exp_id = exp.experiment_id if hasattr(exp, "experiment_id") else exp
-    run = c.create_run(exp_id)
-    callback = copy.deepcopy(MlflowMetrics(tracking, run.info.run_id))
+    from kerasnets.tracking_process import TrackingProcess
+
+    process = TrackingProcess(tracking).start("copy", "copied", {})
+    callback = copy.deepcopy(MlflowMetrics(process))
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.25), loss="mse")
     callback.set_model(model)
-    callback.on_epoch_end(0, {"loss": 1.5})  # written in the background...
-    callback.on_train_end()  # ...and in the store once training ends
-    history = c.get_metric_history(run.info.run_id, "loss")
+    callback.on_epoch_end(0, {"loss": 1.5})  # handed to the tracking process...
+    with process:
+        pass  # ...and in the store once the run has ended
+    (run,) = runs_of(tracking, "copy")
+    history = client(tracking).get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(1, 1.5)]
-    assert c.get_metric_history(run.info.run_id, "learning_rate")[0].value == pytest.approx(0.25)
+    assert client(tracking).get_metric_history(run.info.run_id, "learning_rate")[0].value == pytest.approx(
+        0.25
+    )
 
 
-def test_logging_trouble_never_kills_training(tmp_path, caplog):
-    import keras
+def test_logging_trouble_never_kills_training(tracking, capfd):
+    from kerasnets.tracking_process import TrackingProcess
 
-    callback = MlflowMetrics(f"sqlite:///{tmp_path}/missing/dir/x.db", "no-such-run")
-    callback.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
-    callback.on_epoch_end(0, {"loss": 1.0})  # must not raise
-    callback.on_train_end()  # nor must waiting for the write
-    assert "could not log epoch 1 metrics" in caplog.text
+    with TrackingProcess(tracking).start("trouble", "r", {}) as process:
+        process.set_tags({"k" * 300: "a tag key longer than MLflow takes"})
+        process.log_metrics({"loss": 1.0}, step=1)
+    (run,) = runs_of(tracking, "trouble")
+    assert run.info.status == "FINISHED" and run.data.metrics["loss"] == 1.0
+    assert "MLflow: could not set a tag" in capfd.readouterr().err
+
+
+def test_a_store_that_cannot_open_stops_the_run_at_the_first_epoch_end(tracking):
+    from kerasnets.errors import KerasnetsError
+    from kerasnets.tracking_process import TrackingProcess
+
+    process = TrackingProcess("nosuchscheme://store").start("e", "r", {})
+    with pytest.raises(KerasnetsError, match="nosuchscheme"):
+        _ = process.run_id
+    with pytest.raises(KerasnetsError, match="nosuchscheme"):
+        process.check()  # what MlflowMetrics calls at every epoch end: never waits
+    process.close()
+
+
+def test_closing_waits_for_a_new_store_to_be_whole(tmp_path):
+    from kerasnets.tracking_process import TrackingProcess
+
+    TrackingProcess(f"sqlite:///{tmp_path}/fresh/mlflow.db").close()  # no run started: none created
+    assert client(f"sqlite:///{tmp_path}/fresh/mlflow.db").search_experiments()  # the Default one
+    assert not client(f"sqlite:///{tmp_path}/fresh/mlflow.db").search_runs(["0"])
+
+
+def test_a_training_process_that_dies_leaves_its_run_killed_with_what_it_sent(tracking, tmp_path):
+    """SIGKILL cannot be caught: the tracking process logs what it was sent, then ends the run."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from kerasnets.tracking_process import TrackingProcess\n"
+        f"p = TrackingProcess({tracking!r}).start('died', 'r', {{}})\n"
+        "p.log_metrics({'loss': 0.5}, step=1)\n"
+        "p.run_id\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ}, timeout=120, check=False)
+    assert done.returncode == -9
+    for _ in range(300):  # the orphaned tracking process finishes on its own
+        (run,) = runs_of(tracking, "died")
+        if run.info.status != "RUNNING":
+            break
+        import time
+
+        time.sleep(0.1)
+    assert run.info.status == "KILLED"
+    assert run.data.metrics["loss"] == 0.5
 
 
 def test_unwritable_store_is_a_clear_error_before_training(tmp_path):
@@ -165,8 +216,8 @@ def test_a_run_reads_well_in_the_ui(tracking):
     split (digest of the split's content) and a logged model with a signature."""
     import keras
 
+    from kerasnets.dataset_inputs import digest
     from kerasnets.tracking import DESCRIPTION_TAG, EXPERIMENT_KIND_TAG
-    from kerasnets.train.artifacts import digest
 
     experiment = "readable"
     recipe = validate(
@@ -258,7 +309,7 @@ def test_system_metrics_are_logged_only_when_asked(tracking, monkeypatch, on):
 
 def test_file_digests_hash_paths_and_sizes_without_decoding(tmp_path):
     from kerasnets.data.files import ImageFiles
-    from kerasnets.train.artifacts import digest
+    from kerasnets.dataset_inputs import digest
 
     paths = []
     for i in range(3):
@@ -284,24 +335,71 @@ def test_register_as_needs_a_logged_model():
     )
 
 
-def test_the_store_opens_in_the_background_and_its_trouble_reaches_the_waiter(tracking):
-    from kerasnets.tracking import StoreOpening
+def test_the_keras_file_flavor_writes_what_mlflow_keras_writes(tmp_path):
+    """The tracking process logs the MLflow model from the saved ``model.keras`` without Keras:
+    the same files and flavors as ``mlflow.keras.save_model``, and it loads and predicts."""
+    import keras
+    import mlflow.keras
+    import yaml
+    from mlflow.models import Model, infer_signature
 
-    opening = StoreOpening(tracking)
-    assert opening.client().tracking_uri == tracking  # the same store, ready to log to
-    broken = StoreOpening("nosuchscheme://store")
-    with pytest.raises(Exception, match="nosuchscheme"):
-        broken.client()
+    from kerasnets.keras_flavor import KerasFile, KerasFileFlavor
+
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    x = np.random.default_rng(0).random((2, 3)).astype(np.float32)
+    signature = infer_signature(x, net.predict(x, verbose=0))
+    (tmp_path / "theirs").mkdir()  # mlflow.keras 3.17 writes the example before the folder (#16183)
+    mlflow.keras.save_model(
+        net, str(tmp_path / "theirs"), signature=signature, input_example=x, pip_requirements=["keras"]
+    )
+    net.save(tmp_path / "model.keras")
+    saved = KerasFile(str(tmp_path / "model.keras"), keras.__version__, keras.backend.backend())
+    KerasFileFlavor.save_model(
+        str(tmp_path / "ours"),
+        saved,
+        Model(),
+        signature=signature,
+        input_example=x,
+        pip_requirements=["keras"],
+    )
+
+    def files(folder):
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+    assert files(tmp_path / "ours") == files(tmp_path / "theirs")
+    theirs, ours = (yaml.safe_load((tmp_path / f / "MLmodel").read_text()) for f in ("theirs", "ours"))
+    for key in ("flavors", "signature", "saved_input_example_info"):
+        assert ours[key] == theirs[key], key
+    for name in ("requirements.txt", "conda.yaml", "data/keras_module.txt"):
+        assert (tmp_path / "ours" / name).read_text() == (tmp_path / "theirs" / name).read_text(), name
+    loaded = mlflow.keras.load_model(str(tmp_path / "ours"))
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), net.predict(x, verbose=0), rtol=1e-6)
 
 
-def test_settling_waits_for_the_opening_however_it_ends(tmp_path):
-    from kerasnets.tracking import StoreOpening
+def test_checkpoint_variables_round_trip_the_model_and_its_optimizer(tmp_path):
+    import keras
 
-    opening = StoreOpening(f"sqlite:///{tmp_path}/fresh/mlflow.db")
-    opening.settle()  # returns once the new store is whole
-    assert (tmp_path / "fresh" / "mlflow.db").is_file()
-    assert opening.client().search_experiments()  # created and migrated: the Default experiment
-    broken = StoreOpening("nosuchscheme://store")
-    broken.settle()  # no exception here: whoever needs the client gets it
-    with pytest.raises(Exception, match="nosuchscheme"):
-        broken.client()
+    from kerasnets.errors import KerasnetsError
+    from kerasnets.train.checkpoint import load_variables, save_variables
+
+    def compiled():
+        net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dropout(0.5)])
+        net.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return net
+
+    x, y = np.random.default_rng(0).random((8, 3)), np.zeros((8, 4))
+    trained = compiled()
+    trained.fit(x, y, epochs=2, verbose=0)
+    save_variables(trained, tmp_path / "weights.npz")
+    fresh = compiled()
+    fresh.optimizer.build(fresh.trainable_variables)
+    load_variables(fresh, tmp_path / "weights.npz")
+    before = trained.variables + trained.optimizer.variables
+    for a, b in zip(before, fresh.variables + fresh.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    assert int(fresh.optimizer.iterations.numpy()) == 2  # the step count came back too
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5)])
+    other.compile(optimizer="adam", loss="mse")
+    other.optimizer.build(other.trainable_variables)
+    with pytest.raises(KerasnetsError, match="do not match"):
+        load_variables(other, tmp_path / "weights.npz")
