@@ -58,13 +58,13 @@ def test_a_remote_checkpoint_goes_to_the_artifact_store_and_resumes_from_it(trac
     # the latest epoch only: two weight slots (epochs 2 and 3) and state.json naming the current one
     assert stored == {
         "checkpoint/state.json",
-        "checkpoint/weights-even.weights.h5",
-        "checkpoint/weights-odd.weights.h5",
+        "checkpoint/weights-even.npz",
+        "checkpoint/weights-odd.npz",
     }
     state = json.loads(
         (tmp_path / client.download_artifacts(run.info.run_id, "checkpoint/state.json")).read_text()
     )
-    assert state["epoch"] == 3 and state["weights"] == "weights-odd.weights.h5" and len(state["history"]) == 3
+    assert state["epoch"] == 3 and state["weights"] == "weights-odd.npz" and len(state["history"]) == 3
     assert not list(staging.glob("kerasnets-checkpoint-*"))  # the local copy is gone: the store has it
 
     lines = []
@@ -260,6 +260,7 @@ def _cli(cwd, uri: str, *args: str, env: dict | None = None):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: a "host" and its tracking process die together
     )
 
 
@@ -296,6 +297,7 @@ def _checkpoint_epochs(root) -> int:
 def _exercise(folder, uri: str, checkpoints, sweep_state) -> dict:
     """A run, a run SIGKILLed after two epochs and resumed from another folder, and a sweep
     served by ``--workers 0`` to two workers started separately; returns what the chief said."""
+    import os
     import signal
 
     host_a, host_b, sweep = folder / "host-a", folder / "host-b", folder / "sweep"
@@ -310,7 +312,7 @@ def _exercise(folder, uri: str, checkpoints, sweep_state) -> dict:
 
     killed = _cli(host_a, uri, "run", "killed.yaml")
     _wait_for(lambda: _checkpoint_epochs(checkpoints) >= 2, killed, "two checkpointed epochs")
-    killed.send_signal(signal.SIGKILL)
+    os.killpg(killed.pid, signal.SIGKILL)  # the host dies: the run and its tracking process
     killed.wait(timeout=60)
     client = mlflow.MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("team-killed").experiment_id])
