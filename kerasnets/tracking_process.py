@@ -4,8 +4,8 @@
 opens the store, creates the run and makes every logging call, in the order the training
 process made them, on a core that training leaves idle: importing MLflow, opening a store,
 rendering figures and writing the model take seconds of pure Python, which in a thread of the
-training process would hold the GIL that training needs. The training process imports neither
-MLflow nor matplotlib for a run. Its logging calls return at once (the worker reports trouble
+training process would hold the GIL that training needs. The training process never imports
+MLflow, and draws nothing, for a run. Its logging calls return at once (the worker reports trouble
 as warnings, as ``Tracker`` does); the few that need an answer (the run's id, a checkpoint to
 resume from) wait for it; leaving the ``with`` block ends the run FINISHED, FAILED or KILLED
 and waits until everything is in the store.

@@ -403,3 +403,32 @@ def test_checkpoint_variables_round_trip_the_model_and_its_optimizer(tmp_path):
     other.optimizer.build(other.trainable_variables)
     with pytest.raises(KerasnetsError, match="do not match"):
         load_variables(other, tmp_path / "weights.npz")
+
+
+def test_the_training_process_never_imports_mlflow(tracking, tmp_path):
+    """MLflow's import, the store and the figures are the tracking process's: in the training
+    process they would hold the GIL that training needs (matplotlib is imported by Keras)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from kerasnets.cli import main\n"
+        f"code = main(['run', {str(ROOT / 'recipes' / 'digits_lenet5.yaml')!r}, '--epochs', '1',\n"
+        "             '--set', 'tracking.experiment=lean', '--set', 'train.verbose=0'])\n"
+        "print('LOADED', code, sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert "LOADED 0 []" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    (run,) = runs_of(tracking, "lean")
+    artifacts = {a.path for a in client(tracking).list_artifacts(run.info.run_id)}
+    assert {
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "augmentation_preview.png",
+        "model.keras",
+    } <= artifacts

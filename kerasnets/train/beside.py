@@ -1,10 +1,11 @@
-"""Logging work that need not hold up training, done in one worker thread while ``fit`` runs.
+"""Work that prepares logging without holding up training, done in one worker thread while
+``fit`` runs.
 
-``fit`` spends most of its time in TensorFlow's runtime with the GIL released, so Python work
-in another thread (drawing and logging the augmentation preview, hashing and logging the data
-set inputs; at the end, rendering the figures while the model is logged) can use a core that
-training leaves idle. Each job's trouble is a warning, never a failed run (logging must never
-kill training).
+``fit`` spends most of its time in TensorFlow's runtime with the GIL released, so short Python
+work in another thread (the model summary's per-layer table, the data sets' content digests,
+whose hashing releases the GIL) can use a core that training leaves idle; the logging itself
+is the tracking process's (``kerasnets.tracking_process``). Each job's trouble is a warning,
+never a failed run (logging must never kill training).
 """
 
 from __future__ import annotations
