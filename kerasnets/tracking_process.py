@@ -68,7 +68,7 @@ class TrackingProcess:
         self._closed = False
         threading.Thread(target=self._read_replies, name="kerasnets-tracking", daemon=True).start()
         self.staging = Path(tempfile.mkdtemp(prefix="kerasnets-tracking-"))
-        self._opened = self._ask("open", uri)
+        self._opened = self._ask("open_store", uri)
         self._started: concurrent.futures.Future | None = None
 
     # ------------------------------------------------------------------ the pipe

@@ -44,7 +44,7 @@ class Worker:
 
 
 @op
-def open(worker: Worker, uri: str) -> None:  # noqa: A001 - the op's name
+def open_store(worker: Worker, uri: str) -> None:
     worker.uri, worker.client = uri, prepare_store(uri)
 
 
