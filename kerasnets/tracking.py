@@ -252,6 +252,7 @@ class Tracker:
         description: str = "",
         system_metrics: bool = False,
         client=None,
+        pid: int | None = None,
     ) -> None:
         import mlflow
 
@@ -259,7 +260,7 @@ class Tracker:
         self.uri = uri
         mlflow.set_tracking_uri(uri)
         self.client = client if client is not None else prepare_store(uri)
-        owner = {"kerasnets.pid": str(os.getpid()), "kerasnets.host": socket.gethostname()}
+        owner = {"kerasnets.pid": str(pid or os.getpid()), "kerasnets.host": socket.gethostname()}
         if system_metrics:
             configure_system_metrics()
         if run_id is not None:  # resume: reopen the same run (status back to RUNNING)

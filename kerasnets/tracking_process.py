@@ -128,7 +128,9 @@ class TrackingProcess:
         """Create (or, with ``run_id``, reopen) the run; returns at once."""
         self.resumed = run_id is not None
         self.tags = dict(tags)
-        self._started = self._ask("start", experiment, run_name, tags, run_id, description, system_metrics)
+        self._started = self._ask(
+            "start", experiment, run_name, tags, run_id, description, system_metrics, os.getpid()
+        )
         self._tell("warm_up", log_model)
         return self
 

@@ -49,7 +49,7 @@ def open_store(worker: Worker, uri: str) -> None:
 
 
 @op
-def start(worker, experiment, run_name, tags, run_id, description, system_metrics) -> dict:
+def start(worker, experiment, run_name, tags, run_id, description, system_metrics, pid) -> dict:
     worker.tracker = Tracker(
         worker.uri,
         experiment,
@@ -59,6 +59,7 @@ def start(worker, experiment, run_name, tags, run_id, description, system_metric
         description=description,
         system_metrics=system_metrics,
         client=worker.client,
+        pid=pid,  # the training process's: the one whose death makes a RUNNING run INTERRUPTED
     )
     return {
         "run_id": worker.tracker.run_id,
