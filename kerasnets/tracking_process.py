@@ -206,10 +206,6 @@ class TrackingProcess:
         """Log ``path`` (a file in ``staging``) and delete it; returns at once."""
         self._tell("log_file", str(path), folder, True)
 
-    def log_figure(self, figure, name: str) -> None:
-        """A matplotlib figure, pickled to the worker and rendered there."""
-        self._tell("log_figure", figure, name)
-
     def log_drawing(self, draw, args: tuple, name: str) -> None:
         """``draw(*args)`` (a module-level function returning a figure) run and logged by the
         worker: the figure is drawn there."""

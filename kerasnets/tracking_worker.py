@@ -131,16 +131,15 @@ def log_file(worker, path, folder, remove) -> None:
 
 
 @op
-def log_figure(worker, figure, name) -> None:
+def log_drawing(worker, draw, args, name) -> None:
+    """``draw(*args)`` (a plotting function of ``kerasnets.plots``) rendered and logged."""
     import matplotlib.pyplot as plt
 
-    worker.tracker.log_figure(figure, name)
-    plt.close(figure)
-
-
-@op
-def log_drawing(worker, draw, args, name) -> None:
-    log_figure(worker, draw(*args), name)
+    figure = draw(*args)
+    try:
+        worker.tracker.log_figure(figure, name)
+    finally:
+        plt.close(figure)
 
 
 @op
