@@ -238,6 +238,16 @@ def safe_folder_name(name: str) -> str:
     return cleaned[:100]
 
 
+def end_state(exc_type, exc) -> tuple[str, str | None]:
+    """How a run ends when its block exits with ``exc`` (or none): (status, failure text).
+    No exception: FINISHED; Ctrl-C or SIGTERM (``KeyboardInterrupt``): KILLED; else FAILED."""
+    if exc_type is None:
+        return "FINISHED", None
+    if issubclass(exc_type, KeyboardInterrupt):
+        return "KILLED", None
+    return "FAILED", f"{exc_type.__name__}: {str(exc)[:4000]}"
+
+
 class Tracker:
     """One open MLflow run. Use as a context manager: the run ends FINISHED, FAILED or KILLED."""
 
@@ -286,18 +296,14 @@ class Tracker:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            status = "FINISHED"
-        elif issubclass(exc_type, KeyboardInterrupt):
-            status = "KILLED"
-        else:
-            status = "FAILED"
-            self.set_tags({"failure": f"{exc_type.__name__}: {str(exc)[:4000]}"})
-        self.end(status)
+        self.end(*end_state(exc_type, exc))
         return False
 
-    def end(self, status: str) -> None:
-        """End the run FINISHED, FAILED or KILLED (stopping its system-metrics sampling)."""
+    def end(self, status: str, failure: str | None = None) -> None:
+        """End the run FINISHED, FAILED or KILLED (stopping its system-metrics sampling); a
+        failure's text goes to its ``failure`` tag."""
+        if failure:
+            self.set_tags({"failure": failure})
         with_retries(self.mlflow.end_run, status)
 
     def log_params(self, params: dict[str, str]) -> None:

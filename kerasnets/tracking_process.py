@@ -156,14 +156,10 @@ class TrackingProcess:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            status, failure = "FINISHED", None
-        elif issubclass(exc_type, KeyboardInterrupt):
-            status, failure = "KILLED", None
-        else:
-            status, failure = "FAILED", f"{exc_type.__name__}: {str(exc)[:4000]}"
+        from kerasnets.tracking import end_state
+
         try:
-            ended = self._ask("end", status, failure)
+            ended = self._ask("end", *end_state(exc_type, exc))
         except KerasnetsError:
             ended = None
         self.close()

@@ -215,9 +215,7 @@ def end(worker, status, failure) -> None:
     worker.ended = True
     if worker.tracker is None:
         return
-    if failure:
-        worker.tracker.set_tags({"failure": failure})
-    worker.tracker.end(status)
+    worker.tracker.end(status, failure)
 
 
 def serve(connection: Connection) -> None:
